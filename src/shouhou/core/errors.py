@@ -1,0 +1,190 @@
+"""Errors users see: a stable code, an HTTP status, a Chinese and an English message.
+
+Services raise `ShouhouError(code, **params)`; the API turns it into
+`{"code": ..., "message": ..., "details": {...}}` in the language the caller asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# code: (http status, 中文, English). Messages say what is wrong and what to do.
+CATALOG: dict[str, tuple[int, str, str]] = {
+    "validation_error": (
+        422,
+        "请求内容不合法：{detail}",
+        "The request is not valid: {detail}",
+    ),
+    "malformed_json": (
+        400,
+        "请求体不是合法的 JSON，请检查格式。",
+        "The request body is not valid JSON.",
+    ),
+    "payload_too_large": (
+        413,
+        "请求体过大（上限 {limit} 字节），请缩小后重试。",
+        "The request body is too large (limit {limit} bytes).",
+    ),
+    "not_authenticated": (
+        401,
+        "未登录或 API 密钥无效，请提供有效凭证。",
+        "Not authenticated: provide a valid API key or log in.",
+    ),
+    "permission_denied": (
+        403,
+        "当前角色（{role}）无权执行该操作。",
+        "Your role ({role}) may not do this.",
+    ),
+    "not_found": (404, "{what}不存在。", "{what} not found."),
+    "action_not_allowed": (
+        409,
+        "售后单当前状态为「{status_label}」，不能执行「{action_label}」。",
+        "The case is {status}; '{action}' is not allowed now.",
+    ),
+    "role_not_allowed": (
+        403,
+        "角色「{role}」不能对售后单执行「{action_label}」。",
+        "Role '{role}' may not perform '{action}' on a case.",
+    ),
+    "type_not_allowed": (
+        409,
+        "「{type_label}」类型的售后单不能执行「{action_label}」。",
+        "'{action}' does not apply to a {type} case.",
+    ),
+    "case_conflict": (
+        409,
+        "售后单刚刚被他人处理过（版本 {expected} → {actual}），请刷新后重试。",
+        "The case was changed by someone else (version {expected} → {actual}); reload and retry.",
+    ),
+    "refund_exceeds_paid": (
+        422,
+        "退款金额 {requested} 分超过可退金额 {refundable} 分。",
+        "The refund of {requested} fen exceeds the refundable {refundable} fen.",
+    ),
+    "quantity_exceeds_ordered": (
+        422,
+        "订单行 {line} 的售后数量 {requested} 超过可申请数量 {available}。",
+        "Order line {line}: quantity {requested} exceeds the {available} that can be claimed.",
+    ),
+    "unknown_order_line": (
+        422,
+        "订单行 {line} 不属于该订单。",
+        "Order line {line} does not belong to this order.",
+    ),
+    "duplicate_line": (422, "订单行 {line} 重复出现。", "Order line {line} appears twice."),
+    "case_already_open": (
+        409,
+        "订单行 {line} 已有进行中的「{type_label}」售后单 {case}。",
+        "Order line {line} already has an open {type} case {case}.",
+    ),
+    "order_not_paid": (
+        422,
+        "订单尚未付款或已取消，不能申请售后。",
+        "The order is not paid (or was cancelled); no after-sales request is possible.",
+    ),
+    "outside_after_sales_window": (
+        422,
+        "已超过售后期限（签收后 {days} 天）。",
+        "The after-sales window ({days} days after delivery) has passed.",
+    ),
+    "reason_not_allowed": (
+        422,
+        "原因「{reason_label}」不适用于「{type_label}」。",
+        "The reason '{reason}' does not allow a {type} request.",
+    ),
+    "deadline_expired": (
+        409,
+        "该步骤的期限已过（{deadline}），系统将按超时规则处理。",
+        "The deadline for this step has passed ({deadline}); the timeout rule applies.",
+    ),
+    "finance_approval_required": (
+        409,
+        "退款金额超过店铺审批额度 {limit} 分，需财务审批。",
+        "The refund exceeds the shop's approval limit of {limit} fen and needs finance approval.",
+    ),
+    "already_rated": (409, "该售后单已评价过。", "This case has already been rated."),
+    "rating_window_closed": (
+        409,
+        "评价期已过（完成后 {days} 天内可评价）。",
+        "The rating window ({days} days) has closed.",
+    ),
+    "reopen_not_allowed": (
+        409,
+        "该售后单不能再次申请（每单仅可重新申请一次，且须在售后期内）。",
+        "This case cannot be re-opened (only once, within the after-sales window).",
+    ),
+    "idempotency_key_reused": (
+        422,
+        "Idempotency-Key 已用于另一个不同的请求。",
+        "This Idempotency-Key was already used for a different request.",
+    ),
+    "duplicate_request": (
+        409,
+        "相同的请求正在处理中，请稍后重试。",
+        "The same request is already being processed; retry shortly.",
+    ),
+    "refund_already_issued": (
+        409,
+        "该售后单的退款指令已发出，不会重复退款。",
+        "The refund instruction for this case was already issued; it is never issued twice.",
+    ),
+    "invalid_tracking": (
+        422,
+        "物流单号格式不正确：只能包含字母和数字，长度 6–30。",
+        "The tracking number must be 6–30 letters and digits.",
+    ),
+    "no_return_address": (
+        422,
+        "店铺尚未设置退货地址，请先在设置中添加。",
+        "The shop has no return address; add one in the settings first.",
+    ),
+    "proposal_invalid": (422, "方案不合法：{detail}", "The proposal is not valid: {detail}"),
+    "evidence_invalid": (
+        422,
+        "凭证文件不合法：{detail}",
+        "The evidence file is not valid: {detail}",
+    ),
+    "too_many_evidence": (
+        422,
+        "凭证最多 {limit} 个。",
+        "At most {limit} evidence files per case.",
+    ),
+    "rule_invalid": (422, "规则不合法：{detail}", "The rule is not valid: {detail}"),
+    "import_invalid": (422, "导入文件第 {row} 行有误：{detail}", "Import row {row}: {detail}"),
+}
+
+
+class ShouhouError(Exception):
+    """A business error with a stable code; safe to show to the user."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        if code not in CATALOG:
+            raise KeyError(f"unknown error code {code!r}")
+        self.code = code
+        self.params = params
+        super().__init__(self.message("en"))
+
+    @property
+    def status(self) -> int:
+        return CATALOG[self.code][0]
+
+    def message(self, lang: str = "zh-hans") -> str:
+        _, zh, en = CATALOG[self.code]
+        template = en if lang.startswith("en") else zh
+        try:
+            return template.format(**self.params)
+        except (KeyError, IndexError):
+            return template
+
+    def as_dict(self, lang: str = "zh-hans") -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message(lang),
+            "details": {k: _jsonable(v) for k, v in self.params.items()},
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)

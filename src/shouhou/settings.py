@@ -1,0 +1,190 @@
+"""One settings module, driven by SHOUHOU_* environment variables.
+
+SHOUHOU_DATABASE_URL   sqlite:///path/to/db.sqlite3 (default, under SHOUHOU_DATA_DIR)
+                       or postgresql://user@host:port/dbname
+SHOUHOU_DATA_DIR       where the SQLite database, uploads and the key file live (default ./var)
+SHOUHOU_SECRET_KEY     Django secret; also the root of the field-encryption key unless
+                       SHOUHOU_FIELD_KEY_FILE points at a key file
+SHOUHOU_DEBUG          1 for development
+SHOUHOU_REDIS_URL      redis://127.0.0.1:6379/0 — huey uses Redis when set, SQLite otherwise
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = Path(os.environ.get("SHOUHOU_DATA_DIR", Path.cwd() / "var")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    return os.environ.get(name, "1" if default else "0").lower() in {"1", "true", "yes", "on"}
+
+
+DEBUG = _bool("SHOUHOU_DEBUG")
+SECRET_KEY = os.environ.get("SHOUHOU_SECRET_KEY") or "dev-insecure-shouhou-key-change-me"
+ALLOWED_HOSTS = [h for h in os.environ.get("SHOUHOU_ALLOWED_HOSTS", "*").split(",") if h]
+
+
+def database_from_url(url: str) -> dict:
+    """Turn SHOUHOU_DATABASE_URL into a Django DATABASES entry."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(parsed.path)
+        if url.startswith("sqlite:////"):
+            path = "/" + path.lstrip("/")
+        elif url.startswith("sqlite:///"):
+            path = path[1:] if path.startswith("/") else path
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": path or str(DATA_DIR / "shouhou.sqlite3"),
+            # WAL lets readers go on while one writer commits; IMMEDIATE takes the write
+            # lock at BEGIN so two writers queue instead of failing on upgrade.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    "PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;"
+                ),
+            },
+            "TEST": {"NAME": os.environ.get("SHOUHOU_TEST_SQLITE_NAME") or None},
+        }
+    if parsed.scheme in {"postgres", "postgresql"}:
+        query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        options: dict = {}
+        if _bool("SHOUHOU_DB_POOL", default=False):
+            options["pool"] = {"min_size": 1, "max_size": int(query.pop("pool_max", "8"))}
+        options.update(query)
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parsed.path.lstrip("/")) or "shouhou",
+            "USER": unquote(parsed.username or ""),
+            "PASSWORD": unquote(parsed.password or ""),
+            "HOST": parsed.hostname or "",
+            "PORT": str(parsed.port or ""),
+            "CONN_MAX_AGE": 0 if options.get("pool") else 60,
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": options,
+        }
+    raise ValueError(f"SHOUHOU_DATABASE_URL: unsupported scheme {parsed.scheme!r}")
+
+
+DATABASE_URL = os.environ.get("SHOUHOU_DATABASE_URL", f"sqlite:///{DATA_DIR / 'shouhou.sqlite3'}")
+DATABASES = {"default": database_from_url(DATABASE_URL)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "huey.contrib.djhuey",
+    "shouhou.core",
+    "shouhou.catalog",
+    "shouhou.customers",
+    "shouhou.orders",
+    "shouhou.cases",
+    "shouhou.rules",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "shouhou.urls"
+WSGI_APPLICATION = "shouhou.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+if _bool("SHOUHOU_FAST_PASSWORDS"):
+    # Tests and the demo loader create many users; argon2 on purpose costs ~50 ms each.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = DATA_DIR / "media"
+
+LOGIN_URL = "/admin/login/"
+
+# Uploads: the API refuses bodies over this many bytes with `payload_too_large`.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("SHOUHOU_MAX_BODY", 2 * 1024 * 1024))
+FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+SHOUHOU_MAX_EVIDENCE_BYTES = int(os.environ.get("SHOUHOU_MAX_EVIDENCE_BYTES", 10 * 1024 * 1024))
+
+SHOUHOU_FIELD_KEY_FILE = os.environ.get("SHOUHOU_FIELD_KEY_FILE", "")
+SHOUHOU_SWEEP_BATCH = int(os.environ.get("SHOUHOU_SWEEP_BATCH", 500))
+SHOUHOU_SWEEP_INTERVAL_SECONDS = int(os.environ.get("SHOUHOU_SWEEP_INTERVAL_SECONDS", 60))
+
+REDIS_URL = os.environ.get("SHOUHOU_REDIS_URL", "")
+if REDIS_URL:
+    HUEY = {
+        "huey_class": "huey.RedisHuey",
+        "name": "shouhou",
+        "url": REDIS_URL,
+        "immediate": False,
+        "consumer": {"workers": 2, "worker_type": "thread"},
+    }
+else:
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "shouhou",
+        "filename": str(DATA_DIR / "huey.sqlite3"),
+        "immediate": _bool("SHOUHOU_HUEY_IMMEDIATE"),
+        "consumer": {"workers": 2, "worker_type": "thread"},
+    }
+
+if not DEBUG:
+    SESSION_COOKIE_HTTPONLY = True
+    CSRF_COOKIE_HTTPONLY = False
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    X_FRAME_OPTIONS = "DENY"
+    SECURE_REFERRER_POLICY = "same-origin"
+    # Cookies are marked Secure only behind TLS; the local demo serves plain HTTP.
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _bool("SHOUHOU_SECURE_COOKIES")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("SHOUHOU_LOG_LEVEL", "WARNING")},
+}
