@@ -71,6 +71,8 @@ def database_from_url(url: str) -> dict:
             "CONN_MAX_AGE": 0 if options.get("pool") else 60,
             "CONN_HEALTH_CHECKS": True,
             "OPTIONS": options,
+            # Parallel test runs on one server need their own test database names.
+            "TEST": {"NAME": os.environ.get("SHOUHOU_TEST_DB_NAME") or None},
         }
     raise ValueError(f"SHOUHOU_DATABASE_URL: unsupported scheme {parsed.scheme!r}")
 
