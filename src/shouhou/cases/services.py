@@ -1011,9 +1011,12 @@ def close_overdue(case_id: int, actor: Actor) -> Case:
 
 
 # --- work on a case that does not change its status ---------------------------------------
-def assign(case_id: int, actor: Actor, *, staff_id: int | None) -> Case:
+def assign(
+    case_id: int, actor: Actor, *, staff_id: int | None, expected_version: int | None = None
+) -> Case:
     with transaction.atomic():
         case = _load_for_update(actor, case_id)
+        _check_version(case, expected_version)
         _require_staff_role(actor)
         staff = None
         if staff_id is not None:
@@ -1036,11 +1039,14 @@ def assign(case_id: int, actor: Actor, *, staff_id: int | None) -> Case:
     return case
 
 
-def set_priority(case_id: int, actor: Actor, *, priority: int) -> Case:
+def set_priority(
+    case_id: int, actor: Actor, *, priority: int, expected_version: int | None = None
+) -> Case:
     if priority not in Priority.values:
         raise ShouhouError("validation_error", detail="priority 必须是 0/1/2")
     with transaction.atomic():
         case = _load_for_update(actor, case_id)
+        _check_version(case, expected_version)
         _require_staff_role(actor)
         case.priority = priority
         case.updated_at = clock.now()
@@ -1068,11 +1074,19 @@ def add_tag(case_id: int, actor: Actor, *, tag: str) -> Case:
     return case
 
 
-def add_note(case_id: int, actor: Actor, *, text: str, internal: bool = True) -> TimelineEvent:
+def add_note(
+    case_id: int,
+    actor: Actor,
+    *,
+    text: str,
+    internal: bool = True,
+    expected_version: int | None = None,
+) -> TimelineEvent:
     """An internal note (staff only) or a public reply / statement."""
     text = _required(text, "内容")[:5000]
     with transaction.atomic():
         case = _load_for_update(actor, case_id)
+        _check_version(case, expected_version)
         if actor.role == lc.ActorRole.BUYER:
             internal = False
             action = "statement"
@@ -1150,3 +1164,78 @@ def add_rule_note(case_id: int, actor: Actor, text: str) -> TimelineEvent:
     """Record on the timeline why a rule did not act (internal)."""
     case = Case.objects.get(pk=case_id, shop_id=actor.shop_id)
     return _event(case, actor, action="rule_fired", message=text, visibility=Visibility.INTERNAL)
+
+
+# --- logistics ----------------------------------------------------------------------------
+LOGISTICS_ROLES = frozenset(
+    {
+        lc.ActorRole.INTEGRATION,
+        lc.ActorRole.WAREHOUSE,
+        lc.ActorRole.AGENT,
+        lc.ActorRole.ADMIN,
+        lc.ActorRole.SYSTEM,
+    }
+)
+
+
+def record_parcel_delivered(
+    shop: Shop,
+    actor: Actor,
+    *,
+    carrier: str = "",
+    tracking_no: str,
+    at: datetime | None = None,
+) -> list[Case]:
+    """A carrier reports a case parcel delivered: mark the shipment delivered, note it on the
+    timeline and, for a buyer's return, let the shop's `parcel_delivered` rules act (the
+    auto-refund template). A repeated report changes nothing."""
+    _require_same_shop(shop, actor)
+    if actor.role not in LOGISTICS_ROLES:
+        raise ShouhouError("permission_denied", role=actor.role.value)
+    carrier = (carrier or "").strip()
+    tracking_no = (tracking_no or "").strip().upper()
+    if not tracking_no:
+        raise ShouhouError("validation_error", detail="请填写运单号 / tracking_no is required")
+    now = clock.now()
+    delivered_at = min(at, now) if at else now
+    with transaction.atomic():
+        shipments = list(
+            Shipment.objects.select_for_update()
+            .filter(
+                shop=shop,
+                tracking_no=tracking_no,
+                case__isnull=False,
+                direction__in=[ShipmentDirection.RETURN, ShipmentDirection.REPLACEMENT],
+            )
+            .order_by("id")
+        )
+        same_carrier = [s for s in shipments if s.carrier == carrier]
+        shipments = same_carrier or shipments
+        if not shipments:
+            raise ShouhouError("not_found", what="运单")
+        cases: list[Case] = []
+        for shipment in shipments:
+            case = _load_for_update(actor, shipment.case_id)
+            cases.append(case)
+            if shipment.delivered_at is not None:
+                continue
+            shipment.delivered_at = delivered_at
+            shipment.save(update_fields=["delivered_at"])
+            case.updated_at = now
+            _save(case)
+            _event(
+                case,
+                actor,
+                action="parcel_delivered",
+                message=f"{shipment.carrier} {shipment.tracking_no} 已签收",
+                data={
+                    "carrier": shipment.carrier,
+                    "tracking_no": shipment.tracking_no,
+                    "direction": shipment.direction,
+                },
+            )
+            if shipment.direction == ShipmentDirection.RETURN and actor.rule_depth < MAX_RULE_DEPTH:
+                from shouhou.rules.engine import fire
+
+                fire("parcel_delivered", case, actor)
+    return cases

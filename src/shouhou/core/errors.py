@@ -151,6 +151,26 @@ CATALOG: dict[str, tuple[int, str, str]] = {
     ),
     "rule_invalid": (422, "规则不合法：{detail}", "The rule is not valid: {detail}"),
     "import_invalid": (422, "导入文件第 {row} 行有误：{detail}", "Import row {row}: {detail}"),
+    "shop_ambiguous": (
+        400,
+        "您属于多个店铺，请用 X-Shop 请求头或 ?shop= 参数指定店铺代码。",
+        "You belong to several shops: name one with the X-Shop header or ?shop=.",
+    ),
+    "csrf_failed": (
+        403,
+        "CSRF 校验失败：请带上 X-CSRFToken 请求头后重试。",
+        "CSRF check failed: send the X-CSRFToken header with the session cookie.",
+    ),
+    "too_many_attempts": (
+        429,
+        "尝试次数过多，请 {minutes} 分钟后再试。",
+        "Too many attempts; try again in {minutes} minutes.",
+    ),
+    "internal_error": (
+        500,
+        "服务器内部错误，请稍后重试；如持续出现请联系管理员。",
+        "Internal server error; retry later and tell the administrator if it persists.",
+    ),
 }
 
 
