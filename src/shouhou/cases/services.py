@@ -434,19 +434,7 @@ def _issue_refund(case: Case, actor: Actor, now: datetime) -> RefundInstruction:
         raise ShouhouError("validation_error", detail="退款金额为 0 / refund amount is 0")
     if RefundInstruction.objects.filter(case=case).exists():
         raise ShouhouError("refund_already_issued")
-    allocation: dict[str, int] = {}
-    remaining = amount
-    for cl in CaseLine.objects.filter(case=case).order_by("id"):
-        if remaining <= 0:
-            break
-        take = min(remaining, cl.refund_fen) if cl.refund_fen else remaining
-        allocation[str(cl.order_line_id)] = take
-        remaining -= take
-    if remaining > 0:
-        first = next(iter(allocation), None)
-        if first is None:
-            raise ShouhouError("refund_exceeds_paid", requested=amount, refundable=0)
-        allocation[first] += remaining
+    allocation = _allocate(case, amount)
     for line_id, take in allocation.items():
         # Guarded increment: refuses to push any line's refunds above what was paid for it,
         # whatever other cases did concurrently (the CHECK constraint backs this up).
@@ -481,6 +469,32 @@ def _issue_refund(case: Case, actor: Actor, now: datetime) -> RefundInstruction:
         gateway = Actor.system(case.shop_id, label="退款通道")
         _confirm_refund_locked(case, gateway, now)
     return refund
+
+
+def _allocate(case: Case, amount: int) -> dict[str, int]:
+    """Spread a refund over the case's lines: first what each line asked for, then the rest
+    (a partial refund on an exchange, a raised amount) within what each line can still
+    refund, so no single line is pushed above what was paid for it."""
+    case_lines = list(CaseLine.objects.filter(case=case).order_by("order_line_id"))
+    lines = OrderLine.objects.filter(pk__in=[cl.order_line_id for cl in case_lines])
+    if connection.features.has_select_for_update:
+        lines = lines.select_for_update()  # in id order, so two refunds never deadlock
+    room = {ol.id: ol.refundable_fen for ol in lines.order_by("id")}
+    allocation: dict[str, int] = {}
+    remaining = amount
+    for first_pass in (True, False):
+        for cl in case_lines:
+            cap = room[cl.order_line_id] - allocation.get(str(cl.order_line_id), 0)
+            if first_pass:
+                cap = min(cap, cl.refund_fen)
+            take = min(remaining, cap)
+            if take > 0:
+                key = str(cl.order_line_id)
+                allocation[key] = allocation.get(key, 0) + take
+                remaining -= take
+    if remaining > 0:
+        raise ShouhouError("refund_exceeds_paid", requested=amount, refundable=amount - remaining)
+    return allocation
 
 
 def _confirm_refund_locked(case: Case, actor: Actor, now: datetime) -> None:
