@@ -925,7 +925,8 @@ def reopen(
             raise ShouhouError("reopen_not_allowed")
         policy = current_policy(case.shop)
         order = case.order
-        if order.delivered_at and (now - order.delivered_at).days > policy.after_sales_window_days:
+        window = policy.after_sales_window_days * 86400
+        if order.delivered_at and (now - order.delivered_at).total_seconds() > window:
             raise ShouhouError("reopen_not_allowed")
         case.reopen_count += 1
         case.is_open = True
