@@ -929,6 +929,9 @@ def reopen(
         if order.delivered_at and (now - order.delivered_at).total_seconds() > window:
             raise ShouhouError("reopen_not_allowed")
         case.reopen_count += 1
+        # A new application of the original request: not the remedy of a proposal the buyer
+        # accepted and then gave up (an exchange, a reship), nor its zero refund.
+        case.path, case.refund_fen = case.type, case.requested_refund_fen
         case.is_open = True
         case.closed_at = None
         case.ruling = case.ruling_reason = case.rejection_reason = ""
