@@ -373,6 +373,8 @@ def _apply(
     case.updated_at = now
     if step.changes_status:
         _set_deadline(case, case.order, policy, now)
+        # A pending finance approval belongs to the shop's decision at awaiting_merchant.
+        case.awaiting_finance = False
     elif step.action == A.ALERT:
         case.deadline_at, case.deadline_action = None, ""
     if step.closes:
