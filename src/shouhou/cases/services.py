@@ -163,6 +163,8 @@ def _price_lines(
                 requested=req.quantity,
                 available=ol.quantity,
             )
+        if req.refund_fen is not None and req.refund_fen < 0:
+            raise ShouhouError("validation_error", detail="退款金额不能为负 / refund_fen < 0")
         amount = 0
         if money:
             share = ol.paid_fen * req.quantity // ol.quantity
