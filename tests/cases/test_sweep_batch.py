@@ -76,6 +76,21 @@ def _cases_of_every_deadline(shop) -> tuple[list[int], int]:
             refund_fen=6000,
         )
     )
+    # A raised amount (modify) is spread over both lines, not pushed onto the first.
+    two = make_order(shop, lines=[(1, 3000), (2, 2500)])
+    c = add(
+        sv.open_case(
+            shop,
+            buyer(two),
+            order=two,
+            type="refund_only",
+            reason="damaged",
+            lines=[sv.LineRequest(ol.id, ol.quantity) for ol in two.lines.order_by("id")],
+            refund_fen=3000,
+        )
+    )
+    sv.reject(c.id, agent, reason="金额有误")
+    sv.modify(c.id, buyer(two), refund_fen=7000)
     # awaiting_buyer_return → close_overdue
     c = add(_open(shop, make_order(shop), "return_refund"))
     sv.agree(c.id, agent)
@@ -284,6 +299,7 @@ def test_batched_sweep_matches_the_per_case_services():
     assert any("自动" in c["tags"] for c in snap["cases"].values())
     assert any("deadline_failed" in c["flags"] for c in snap["cases"].values())
     assert any(d is not None for _, _, d in snap["shipments"])
+    assert any(len(r["allocation"]) == 2 for r in snap["refunds"].values())
     second_snap = reference[1]
     assert second_snap[1] > 0  # the second sweep finds the deadlines the first one set
 

@@ -443,9 +443,9 @@ def _plan_case(row: dict, ctx: _Context, now: datetime) -> _Work:
 
 
 def _plan_refunds(works: list[_Work], ctx: _Context, now: datetime) -> set[int]:
-    """Allocate each refund over its case lines and check every guarded increment, in
-    due order, against order lines locked for the rest of the batch. Returns the cases
-    the services would refuse (already refunded, or more than paid)."""
+    """Allocate each refund over its case lines against order lines locked for the rest
+    of the batch, in due order, as the services would one after the other. Returns the
+    cases the services would refuse (already refunded, or more than is left to refund)."""
     ids = [w.row["id"] for w in works]
     refused = set(
         RefundInstruction.objects.filter(case_id__in=ids).values_list("case_id", flat=True)
@@ -453,7 +453,7 @@ def _plan_refunds(works: list[_Work], ctx: _Context, now: datetime) -> set[int]:
     lines: dict[int, list[tuple[int, int]]] = {}
     for case_id, order_line_id, refund_fen in (
         CaseLine.objects.filter(case_id__in=ids)
-        .order_by("case_id", "id")
+        .order_by("case_id", "order_line_id")
         .values_list("case_id", "order_line_id", "refund_fen")
     ):
         lines.setdefault(case_id, []).append((order_line_id, refund_fen))
@@ -462,48 +462,47 @@ def _plan_refunds(works: list[_Work], ctx: _Context, now: datetime) -> set[int]:
     qs = OrderLine.objects.filter(id__in=line_ids).order_by("id")
     if connection.features.has_select_for_update:
         qs = qs.select_for_update()
-    room = {
-        line_id: (shop_id, paid - refunded)
-        for line_id, shop_id, paid, refunded in qs.values_list(
-            "id", "shop_id", "paid_fen", "refunded_fen"
-        )
-    }
+    shop_of: dict[int, int] = {}
+    room: dict[int, int] = {}
+    for line_id, shop_id, paid, refunded in qs.values_list(
+        "id", "shop_id", "paid_fen", "refunded_fen"
+    ):
+        shop_of[line_id], room[line_id] = shop_id, paid - refunded
     for w in works:
         case_id = w.row["id"]
         if case_id in refused:
             continue
-        allocation = _allocate(w.row["refund_fen"], lines.get(case_id, []))
-        if allocation is None or any(
-            room[int(line)][0] != w.row["shop_id"] or room[int(line)][1] < take
-            for line, take in allocation.items()
-        ):
+        case_lines = lines.get(case_id, [])
+        allocation = _allocate(w.row["refund_fen"], case_lines, room)
+        if allocation is None or any(shop_of[ol] != w.row["shop_id"] for ol, _ in case_lines):
             refused.add(case_id)
             continue
         for line, take in allocation.items():
-            shop_id, left = room[int(line)]
-            room[int(line)] = (shop_id, left - take)
+            room[int(line)] -= take
         w.allocation = allocation
         w.reference = f"RF{uuid.uuid4().hex[:20].upper()}"
         _after_refund(w, ctx, now)
     return refused
 
 
-def _allocate(amount: int, case_lines: list[tuple[int, int]]) -> dict[str, int] | None:
-    """services._issue_refund's split of the amount over the case lines (None: nowhere)."""
+def _allocate(
+    amount: int, case_lines: list[tuple[int, int]], room: dict[int, int]
+) -> dict[str, int] | None:
+    """services._allocate's split, on rows already read: first what each line asked for,
+    then the rest within what each line can still refund (None: it does not fit)."""
     allocation: dict[str, int] = {}
     remaining = amount
-    for order_line_id, refund_fen in case_lines:
-        if remaining <= 0:
-            break
-        take = min(remaining, refund_fen) if refund_fen else remaining
-        allocation[str(order_line_id)] = take
-        remaining -= take
-    if remaining > 0:
-        first = next(iter(allocation), None)
-        if first is None:
-            return None
-        allocation[first] += remaining
-    return allocation
+    for first_pass in (True, False):
+        for order_line_id, refund_fen in case_lines:
+            key = str(order_line_id)
+            cap = room[order_line_id] - allocation.get(key, 0)
+            if first_pass:
+                cap = min(cap, refund_fen)
+            take = min(remaining, cap)
+            if take > 0:
+                allocation[key] = allocation.get(key, 0) + take
+                remaining -= take
+    return None if remaining > 0 else allocation
 
 
 def _after_refund(w: _Work, ctx: _Context, now: datetime) -> None:
