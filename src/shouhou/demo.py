@@ -587,8 +587,18 @@ def demo_exists() -> bool:
 
 
 def remove_demo() -> None:
+    from shouhou.cases.models import RefundInstruction
+    from shouhou.customers.models import Customer
+    from shouhou.orders.models import Order
+
     with transaction.atomic():
         for shop in Shop.objects.filter(code__in=[MAIN_CODE, SECOND_CODE]):
+            # Refunds, cases and orders are PROTECTed from cascades (money and history
+            # must not vanish by accident), so the demo removes them explicitly, in order.
+            RefundInstruction.objects.filter(shop=shop).delete()
+            Case.objects.filter(shop=shop).delete()
+            Order.objects.filter(shop=shop).delete()
+            Customer.objects.filter(shop=shop).delete()
             shop.delete()
         get_user_model().objects.filter(email__endswith="@" + DEMO_EMAIL_DOMAIN).delete()
     clock.invalidate()
