@@ -990,3 +990,11 @@ def test_line_openness_follows_the_case(shop, staff):
     services.cancel(case.id, buyer(order))
     assert not CaseLine.objects.get(case=case).is_open
     assert OrderLine.objects.get(pk=order.lines.get().pk).refunded_fen == 0
+
+
+def test_a_role_that_may_not_open_gets_role_not_allowed(shop, staff):
+    order = make_order(shop)
+    for actor in (staff.warehouse, staff.finance, staff.arbiter, staff.system):
+        err = refused("role_not_allowed", shop, open_case, shop, order, "refund_only", actor=actor)
+        assert err.params["role"] == actor.role.value
+        err.message("zh-hans")

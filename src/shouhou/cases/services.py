@@ -82,7 +82,15 @@ def open_case(
         raise ShouhouError("not_found", what="订单")
     case_type = _enum(lc.CaseType, type, "type")
     case_reason = _enum(lc.Reason, reason, "reason")
-    lc.plan(None, A.OPEN, actor.role, path=case_type)  # role check, before any read
+    try:
+        lc.plan(None, A.OPEN, actor.role, path=case_type)  # role check, before any read
+    except lc.NotAllowed as exc:
+        raise ShouhouError(
+            exc.code,
+            role=actor.role.value,
+            action=A.OPEN.value,
+            action_label=lc.ACTION_LABELS[A.OPEN],
+        ) from None
     policy = current_policy(shop)
     _check_reason_allows_type(policy, case_reason, case_type)
     if order.status in {OrderStatus.UNPAID, OrderStatus.CANCELLED}:
