@@ -6,6 +6,8 @@ it when it starts and then every minute. Any number of workers may run side by s
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from huey.contrib.djhuey.management.commands.run_huey import Command as RunHuey
 
@@ -23,6 +25,9 @@ class Command(RunHuey):
             # worker exists to drain the shared queue, so it always uses the real storage.
             self.stderr.write("worker: immediate mode is ignored; consuming the real queue")
             HUEY.immediate = False
+        # run_huey gives the "huey" logger its own handler; the root handler from settings
+        # would print every line a second time.
+        logging.getLogger("huey").propagate = False
         backend = "Redis" if getattr(settings, "REDIS_URL", "") else "SQLite"
         self.stdout.write(
             f"shouhou worker: queue {HUEY.name!r} on {backend}; deadline sweep every minute"
