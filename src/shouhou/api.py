@@ -109,8 +109,8 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return api.create_response(
             request, {"code": "http_error", "message": str(exc), "details": {}}, exc.status_code
         )
-    params = {"what": "资源", "minutes": 1}
-    return error_response(request, ShouhouError(code, **params))
+    params = {"not_found": {"what": "资源"}, "too_many_attempts": {"minutes": 1}}
+    return error_response(request, ShouhouError(code, **params.get(code, {})))
 
 
 def _too_large(request: HttpRequest, exc: Exception) -> HttpResponse:

@@ -217,6 +217,8 @@ class StaffSession(APIKeyCookie):
             return None
         members = StaffMember.objects.select_related("shop").filter(user=user, is_active=True)
         code = (request.headers.get("X-Shop") or request.GET.get("shop") or "").strip()
+        if code and (len(code) > 40 or not code.isprintable()):
+            raise ShouhouError("not_found", what="店铺")  # never reaches the database
         if code:
             member = members.filter(shop__code=code).first()
             if member is None:
