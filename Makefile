@@ -1,0 +1,81 @@
+# shouhou 售后 — `make run` to try it, `make test` to check it. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.shouhou-installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PG_URL ?= postgresql://root@127.0.0.1:5432/test
+PYTEST_ARGS ?=
+export SHOUHOU_DATA_DIR ?= $(CURDIR)/var
+
+# pytest exits 5 when it collected nothing: that is a broken run, never a pass.
+define pytest_run
+	rc=0; $(1) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing the run"; fi; \
+	exit $$rc
+endef
+
+.PHONY: help install run test test-sqlite test-pg lint bench
+
+help:
+	@echo "make run          install into $(VENV), migrate, load the demo on first start, serve on http://$(HOST):$(PORT)"
+	@echo "make test         tests on SQLite, then on PostgreSQL ($(PG_URL); SHOUHOU_SKIP_PG=1 skips it outside CI)"
+	@echo "make test-sqlite | test-pg | lint | bench"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+run: $(STAMP)
+	$(BIN)/shouhou migrate --noinput -v 0
+	$(BIN)/shouhou demo --if-empty
+	@echo
+	@if [ -f "$$SHOUHOU_DATA_DIR/demo-credentials.txt" ]; then cat "$$SHOUHOU_DATA_DIR/demo-credentials.txt"; echo; fi
+	@echo "  后台 admin:      http://$(HOST):$(PORT)/admin/"
+	@echo "  API 文档 docs:   http://$(HOST):$(PORT)/api/v1/docs"
+	@echo
+	exec $(BIN)/shouhou serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	@$(MAKE) --no-print-directory test-sqlite
+	@if [ "$${CI:-}" = "true" ] || [ "$${SHOUHOU_SKIP_PG:-0}" != "1" ]; then \
+		$(MAKE) --no-print-directory test-pg; \
+	else \
+		echo "SHOUHOU_SKIP_PG=1: the PostgreSQL pass was skipped (CI=true always runs it)"; \
+	fi
+
+# Tests get a throw-away data dir, so they never touch the demo in ./var.
+test-sqlite: $(STAMP)
+	@echo "== pytest on SQLite =="
+	@data=$$(mktemp -d /tmp/shouhou-test.XXXXXX); trap 'rm -rf "$$data"' EXIT; \
+	$(call pytest_run,env -u SHOUHOU_DATABASE_URL -u SHOUHOU_TEST_DB_NAME SHOUHOU_DATA_DIR="$$data" \
+		$(BIN)/pytest -m "not postgres" -p no:cacheprovider $(PYTEST_ARGS))
+
+test-pg: $(STAMP)
+	@echo "== pytest on PostgreSQL ($(PG_URL)) =="
+	@if ! $(BIN)/python -c 'import sys, psycopg; psycopg.connect(sys.argv[1], connect_timeout=5).close()' "$(PG_URL)" 2>/dev/null; then \
+		echo "PostgreSQL is unreachable at $(PG_URL): start it, or run with SHOUHOU_SKIP_PG=1 (not allowed under CI=true)"; \
+		exit 1; \
+	fi
+	@data=$$(mktemp -d /tmp/shouhou-test.XXXXXX); trap 'rm -rf "$$data"' EXIT; \
+	$(call pytest_run,SHOUHOU_DATABASE_URL="$(PG_URL)" SHOUHOU_DATA_DIR="$$data" \
+		SHOUHOU_TEST_DB_NAME="$${SHOUHOU_TEST_DB_NAME:-test_shouhou_$$$$}" \
+		$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS))
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+bench: $(STAMP)
+	@if [ -f bench/run_all.py ]; then \
+		$(BIN)/python bench/run_all.py --quick; \
+	else \
+		echo "bench/run_all.py not found: no benchmarks yet"; \
+	fi
