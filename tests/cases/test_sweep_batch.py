@@ -110,6 +110,15 @@ def _cases_of_every_deadline(shop) -> tuple[list[int], int]:
     # proposal_pending → expire_proposal
     c = add(_open(shop, make_order(shop), "return_refund"))
     sv.propose(c.id, agent, kind="partial_refund", refund_fen=1500, note="补偿")
+    # On a refund_only case the next deadline depends on whether the order shipped.
+    for status in ("paid", "delivered"):
+        o = make_order(shop, status=status)
+        c = add(
+            _open(
+                shop, o, "refund_only", "quality" if status != "paid" else "changed_mind_unshipped"
+            )
+        )
+        sv.propose(c.id, agent, kind="partial_refund", refund_fen=2000)
     # rejected → close_overdue; in_arbitration → alert
     c = add(_open(shop, make_order(shop), "refund_only"))
     sv.reject(c.id, agent, reason="已超过售后期")
@@ -321,16 +330,20 @@ def test_batch_takes_the_cases_without_rules_itself():
 def test_a_batch_that_fails_half_way_leaves_nothing_behind(monkeypatch):
     ids = _scenario()
     before = _snapshot(ids)
-    real = RefundInstruction.objects.bulk_create
+    calls = []
 
     def crash(*args, **kwargs):
+        # By now the batch has written its cases and timeline events.
+        calls.append(1)
         raise KeyboardInterrupt("worker killed")
 
-    monkeypatch.setattr(RefundInstruction.objects, "bulk_create", crash)
+    real = deadlines._increment_refunded
+    monkeypatch.setattr(deadlines, "_increment_refunded", crash)
     with pytest.raises(KeyboardInterrupt):
         _run(deadlines.sweep, T0 + timedelta(days=11), batch_size=500)
+    assert calls
     assert _snapshot(ids) == before
-    monkeypatch.setattr(RefundInstruction.objects, "bulk_create", real)
+    monkeypatch.setattr(deadlines, "_increment_refunded", real)
     result = _run(deadlines.sweep, T0 + timedelta(days=11), batch_size=500)
     assert result.applied > 0
     assert Case.objects.filter(pk__in=ids, deadline_at__lte=T0 + timedelta(days=11)).count() == 0

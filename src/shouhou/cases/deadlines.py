@@ -34,7 +34,7 @@ from django.db import OperationalError, connection, transaction
 from shouhou.core import clock
 from shouhou.core.errors import ShouhouError
 from shouhou.core.models import RefundGateway, Shop
-from shouhou.orders.models import OrderLine, OrderStatus, Shipment, ShipmentDirection
+from shouhou.orders.models import Order, OrderLine, OrderStatus, Shipment, ShipmentDirection
 
 from . import lifecycle as lc
 from . import services
@@ -86,10 +86,12 @@ DEADLINE_SERVICES = {
 }
 
 
-def _due(now: datetime):
+def _due(now: datetime, *, no_key: bool = False):
     qs = Case.objects.filter(deadline_at__lte=now).order_by("deadline_at", "id")
     if connection.features.has_select_for_update_skip_locked:
-        qs = qs.select_for_update(skip_locked=True, of=("self",))
+        # NO KEY: the sweep never changes a case's id, so inserts that merely reference a
+        # locked case (a timeline event, an upload) need not wait for the batch.
+        qs = qs.select_for_update(skip_locked=True, no_key=no_key)
     return qs
 
 
@@ -230,7 +232,7 @@ class _Work:
     row: dict
     old_version: int
     action: lc.Action
-    events: list[TimelineEvent] = field(default_factory=list)
+    events: list[tuple] = field(default_factory=list)
     closes: bool = False
     receipt: bool = False  # confirm_receipt marks the return parcel delivered
     refund_step: lc.Step | None = None
@@ -244,18 +246,32 @@ class _Refuse(Exception):
 
 def _sweep_batch(at: datetime, batch_size: int, result: SweepResult) -> bool:
     """One batch, inside the caller's transaction. Returns False when nothing is due."""
-    rows = list(_due(at).values(*CASE_COLUMNS, "order__status")[:batch_size])
+    rows = list(_due(at, no_key=True).values(*CASE_COLUMNS)[:batch_size])
     if not rows:
         return False
     stamp = clock.now()  # what the services would stamp: the app clock, not the due-cut
-    shop_ids = {r["shop_id"] for r in rows}
-    ctx = _Context.load(shop_ids)
+    steps = {r["id"]: _step(r) for r in rows}
+    ctx = _Context.load({r["shop_id"] for r in rows})
+    # Whether the order shipped only matters for a few next deadlines (an unshipped
+    # refund waits 24 h, not 72): read those orders only.
+    orders = [
+        r["order_id"]
+        for r in rows
+        if (step := steps[r["id"]]) is not None
+        and lc.deadline_key(step.to_status, path=r["path"], order_shipped=True)
+        != lc.deadline_key(step.to_status, path=r["path"], order_shipped=False)
+    ]
+    if orders:
+        ctx.shipped = {
+            order_id: status in SHIPPED
+            for order_id, status in Order.objects.filter(id__in=orders).values_list("id", "status")
+        }
 
     works: list[_Work] = []
     fallback: list[int] = []
     for row in rows:
         try:
-            works.append(_plan_case(row, ctx, stamp))
+            works.append(_plan_case(row, steps[row["id"]], ctx, stamp))
         except _Refuse:
             fallback.append(row["id"])
 
@@ -284,6 +300,7 @@ class _Context:
     deadline_hours: dict[int, dict]
     rule_shops: set[int]
     return_address: dict[int, int]
+    shipped: dict[int, bool] = field(default_factory=dict)  # order id → shipped
 
     @classmethod
     def load(cls, shop_ids: set[int]) -> _Context:
@@ -311,6 +328,26 @@ class _Context:
         return cls(gateway, hours, rule_shops, address)
 
 
+# Timeline rows are written as tuples in this column order (no model instances: building
+# and preparing a Django object per event cost more than writing it).
+EVENT_COLUMNS = (
+    "shop_id",
+    "case_id",
+    "at",
+    "actor_role",
+    "actor_label",
+    "staff_id",
+    "action",
+    "from_status",
+    "to_status",
+    "rule_id",
+    "by_deadline",
+    "visibility",
+    "message",
+    "data",
+)
+
+
 def _event(
     row: dict,
     actor: Actor,
@@ -321,22 +358,23 @@ def _event(
     *,
     message: str = "",
     data: dict | None = None,
-) -> TimelineEvent:
-    return TimelineEvent(
-        shop_id=row["shop_id"],
-        case_id=row["id"],
-        at=at,
-        actor_role=actor.role.value,
-        actor_label=actor.display,
-        staff_id=actor.staff_id,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        rule_id=actor.rule_id,
-        by_deadline=actor.by_deadline,
-        visibility=Visibility.PUBLIC,
-        message=message,
-        data=data or {},
+) -> tuple:
+    """services._event's row."""
+    return (
+        row["shop_id"],
+        row["id"],
+        at,
+        actor.role.value,
+        actor.display,
+        actor.staff_id,
+        action,
+        from_status,
+        to_status,
+        actor.rule_id,
+        actor.by_deadline,
+        Visibility.PUBLIC.value,
+        message,
+        json.dumps(data, ensure_ascii=False) if data else "{}",
     )
 
 
@@ -360,7 +398,7 @@ def _apply_step(
             rule = lc.deadline_for(
                 step.to_status,
                 path=row["path"],
-                order_shipped=row["order__status"] in SHIPPED,
+                order_shipped=ctx.shipped.get(row["order_id"], True),
                 overrides=ctx.deadline_hours.get(row["shop_id"]) or {},
             )
         row["deadline_at"], row["deadline_action"] = (
@@ -397,20 +435,25 @@ def _add_flag(row: dict, flag: str) -> None:
         row["flags"] = [*row["flags"], flag]
 
 
-def _plan_case(row: dict, ctx: _Context, now: datetime) -> _Work:
-    """Mirror of the deadline services (agree, alert, …) for one locked case row."""
+def _step(row: dict) -> lc.Step | None:
+    """The deadline action's step for this case as the system, or None if the batch
+    cannot take it (the per-case services will, and refuse it the same way)."""
     try:
         action = lc.Action(row["deadline_action"])
-    except ValueError:
-        raise _Refuse from None
-    if action not in DEADLINE_SERVICES:
+        if action not in DEADLINE_SERVICES:
+            return None
+        return lc.plan(lc.Status(row["status"]), action, lc.ActorRole.SYSTEM, path=row["path"])
+    except (lc.NotAllowed, ValueError):
+        return None
+
+
+def _plan_case(row: dict, step: lc.Step | None, ctx: _Context, now: datetime) -> _Work:
+    """Mirror of the deadline services (agree, alert, …) for one locked case row."""
+    if step is None:
         raise _Refuse
+    action = step.action
     if row["shop_id"] in ctx.rule_shops and action != A.ALERT:
         raise _Refuse  # rules on status_changed see every step through the services
-    try:
-        step = lc.plan(lc.Status(row["status"]), action, lc.ActorRole.SYSTEM, path=row["path"])
-    except (lc.NotAllowed, ValueError):
-        raise _Refuse from None
     row = dict(row, flags=list(row["flags"] or []))
     work = _Work(row=row, old_version=row["version"], action=action)
     actor = Actor.system(row["shop_id"], label=DEADLINE_LABEL, by_deadline=True)
@@ -564,7 +607,7 @@ def _write(works: list[_Work], now: datetime) -> None:
     if not works:
         return
     _update_cases(works)
-    TimelineEvent.objects.bulk_create([e for w in works for e in w.events], batch_size=1000)
+    _insert(TimelineEvent, EVENT_COLUMNS, [e for w in works for e in w.events])
     closing = [w.row["id"] for w in works if w.closes]
     if closing:
         CaseLine.objects.filter(case_id__in=closing).update(is_open=False)
@@ -576,59 +619,137 @@ def _write(works: list[_Work], now: datetime) -> None:
     refunds = [w for w in works if w.allocation is not None]
     if refunds:
         _increment_refunded(refunds)
-        RefundInstruction.objects.bulk_create(
+        _insert(
+            RefundInstruction,
+            REFUND_COLUMNS,
             [
-                RefundInstruction(
-                    shop_id=w.row["shop_id"],
-                    case_id=w.row["id"],
-                    reference=w.reference,
-                    amount_fen=w.row["refund_fen"],
-                    status=RefundStatus.CONFIRMED if w.closes else RefundStatus.ISSUED,
-                    issued_at=now,
-                    confirmed_at=now if w.closes else None,
-                    allocation=w.allocation,
+                (
+                    w.row["shop_id"],
+                    w.row["id"],
+                    w.reference,
+                    w.row["refund_fen"],
+                    (RefundStatus.CONFIRMED if w.closes else RefundStatus.ISSUED).value,
+                    now,
+                    now if w.closes else None,
+                    json.dumps(w.allocation),
                 )
                 for w in refunds
             ],
-            batch_size=1000,
         )
 
 
-def _db_value(name: str, value):
-    if name == "flags":
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, datetime) and connection.vendor != "postgresql":
-        return connection.ops.adapt_datetimefield_value(value)
-    return value
+REFUND_COLUMNS = (
+    "shop_id",
+    "case_id",
+    "reference",
+    "amount_fen",
+    "status",
+    "issued_at",
+    "confirmed_at",
+    "allocation",
+)
+
+
+def _pg_cursor():
+    """A cursor with server-side parameters on the batch's own connection: psycopg sends
+    the arrays in binary, where Django's client-side cursor would quote every element
+    into the SQL text. Still a Django CursorWrapper, so execute wrappers see it."""
+    import psycopg
+    from django.db.backends.utils import CursorWrapper
+
+    connection.ensure_connection()
+    return CursorWrapper(psycopg.Cursor(connection.connection), connection)
+
+
+def _sqlite_row(row: tuple) -> tuple:
+    adapt = connection.ops.adapt_datetimefield_value
+    return tuple(adapt(v) if isinstance(v, datetime) else v for v in row)
+
+
+def _insert(model, names: tuple[str, ...], rows: list[tuple]) -> None:
+    """Append rows (never updated afterwards): COPY on PostgreSQL, executemany on SQLite."""
+    if not rows:
+        return
+    q = connection.ops.quote_name
+    columns = {f.attname: f.column for f in model._meta.concrete_fields}
+    table = q(model._meta.db_table)
+    cols = ", ".join(q(columns[n]) for n in names)
+    if connection.vendor == "postgresql":
+        with _pg_cursor() as cur:
+            with cur.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return
+    marks = ", ".join(["%s"] * len(names))
+    with connection.cursor() as cur:
+        cur.executemany(
+            f"INSERT INTO {table} ({cols}) VALUES ({marks})", [_sqlite_row(r) for r in rows]
+        )
+
+
+UPDATED = (
+    "status",
+    "updated_at",
+    "deadline_at",
+    "deadline_action",
+    "is_open",
+    "closed_at",
+    "auto_agreed_by_timeout",
+    "awaiting_finance",
+    "return_address_id",
+    "flags",
+    "priority",
+    "proposal_kind",
+    "proposal_refund_fen",
+)
+PG_TYPES = {
+    "status": "text",
+    "updated_at": "timestamptz",
+    "deadline_at": "timestamptz",
+    "deadline_action": "text",
+    "is_open": "boolean",
+    "closed_at": "timestamptz",
+    "auto_agreed_by_timeout": "boolean",
+    "awaiting_finance": "boolean",
+    "return_address_id": "bigint",
+    "flags": "jsonb",
+    "priority": "integer",
+    "proposal_kind": "text",
+    "proposal_refund_fen": "bigint",
+}
 
 
 def _update_cases(works: list[_Work]) -> None:
     """One guarded UPDATE for the batch: a row whose version moved is not overwritten,
     and then the whole batch rolls back (the locks make that impossible in practice)."""
-    table = connection.ops.quote_name(Case._meta.db_table)
     q = connection.ops.quote_name
+    table = q(Case._meta.db_table)
     columns = {f.attname: f.column for f in Case._meta.concrete_fields}
+    values = [
+        [w.row[n] if n != "flags" else json.dumps(w.row[n], ensure_ascii=False) for n in UPDATED]
+        for w in works
+    ]
     if connection.vendor == "postgresql":
         names = ["id", "old_version", "new_version", *UPDATED]
         types = ["bigint", "integer", "integer", *(PG_TYPES[n] for n in UPDATED)]
-        arrays = [
-            [w.row["id"] for w in works],
-            [w.old_version for w in works],
-            [w.row["version"] for w in works],
-            *([_db_value(n, w.row[n]) for w in works] for n in UPDATED),
-        ]
-        # jsonb[] from text: cast element-wise through text[].
-        args = ["%s::text[]" if t == "jsonb" else f"%s::{t}[]" for t in types]
+        # jsonb travels as text and is cast per row.
+        args = ", ".join("%s::text[]" if t == "jsonb" else f"%s::{t}[]" for t in types)
         sets = ", ".join(
             f"{q(columns[n])} = v.{n}" + ("::jsonb" if PG_TYPES[n] == "jsonb" else "")
             for n in UPDATED
         )
         sql = (
             f"UPDATE {table} AS c SET {sets}, {q('version')} = v.new_version "
-            f"FROM unnest({', '.join(args)}) AS v({', '.join(names)}) "
+            f"FROM unnest({args}) AS v({', '.join(names)}) "
             f"WHERE c.id = v.id AND c.{q('version')} = v.old_version"
         )
-        with connection.cursor() as cur:
+        arrays = [
+            [w.row["id"] for w in works],
+            [w.old_version for w in works],
+            [w.row["version"] for w in works],
+            *(list(col) for col in zip(*values, strict=True)),
+        ]
+        with _pg_cursor() as cur:
             cur.execute(sql, arrays)
             updated = cur.rowcount
     else:
@@ -637,13 +758,8 @@ def _update_cases(works: list[_Work]) -> None:
             f"UPDATE {table} SET {sets}, {q('version')} = %s WHERE id = %s AND {q('version')} = %s"
         )
         params = [
-            [
-                *(_db_value(n, w.row[n]) for n in UPDATED),
-                w.row["version"],
-                w.row["id"],
-                w.old_version,
-            ]
-            for w in works
+            _sqlite_row((*vals, w.row["version"], w.row["id"], w.old_version))
+            for w, vals in zip(works, values, strict=True)
         ]
         with connection.cursor() as cur:
             cur.executemany(sql, params)
@@ -672,7 +788,7 @@ def _increment_refunded(works: list[_Work]) -> None:
             "WHERE ol.id = v.id AND ol.shop_id = v.shop_id "
             "AND ol.refunded_fen + v.take <= ol.paid_fen"
         )
-        with connection.cursor() as cur:
+        with _pg_cursor() as cur:
             cur.execute(sql, [ids, [shop_of[i] for i in ids], [takes[i] for i in ids]])
             updated = cur.rowcount
     else:
