@@ -350,7 +350,7 @@ def open_portal_session(request: HttpRequest, payload: PortalSessionIn):
 
 @logistics_router.post(
     "/logistics/events",
-    response={200: LogisticsEventOut, **error_responses(*BODY_ERRORS)},
+    response={200: LogisticsEventOut, **error_responses(*BODY_ERRORS, 409)},
     operation_id="logistics_event",
     summary="物流事件 Carrier event",
     description="`delivered` marks the case parcel with this tracking number delivered and "

@@ -254,6 +254,9 @@ def queue(
         )
     rows.sort(key=_sort_key)
     page = QueuePage(items=[_summary(r) for r in rows[:limit]])
+    if actor.role == R.BUYER:
+        for item in page.items:  # internal triage marks are not the buyer's business
+            item["flags"], item["assignee_id"] = [], None
     if len(rows) > limit:
         last = rows[limit - 1]
         page.next_cursor = Cursor(last["deadline_at"], last["id"]).encode()
