@@ -54,7 +54,7 @@ test: $(STAMP)
 # Tests get a throw-away data dir, so they never touch the demo in ./var.
 test-sqlite: $(STAMP)
 	@echo "== pytest on SQLite =="
-	@data=$$(mktemp -d /tmp/shouhou-test.XXXXXX); trap 'rm -rf "$$data"' EXIT; \
+	@data=$$(mktemp -d /tmp/shouhou-test.XXXXXX); trap 'rm -rf "$$data"' EXIT; mkdir -p "$$data/static"; \
 	$(call pytest_run,env -u SHOUHOU_DATABASE_URL -u SHOUHOU_TEST_DB_NAME SHOUHOU_DATA_DIR="$$data" \
 		$(BIN)/pytest -m "not postgres" -p no:cacheprovider $(PYTEST_ARGS))
 
@@ -64,7 +64,7 @@ test-pg: $(STAMP)
 		echo "PostgreSQL is unreachable at $(PG_URL): start it, or run with SHOUHOU_SKIP_PG=1 (not allowed under CI=true)"; \
 		exit 1; \
 	fi
-	@data=$$(mktemp -d /tmp/shouhou-test.XXXXXX); trap 'rm -rf "$$data"' EXIT; \
+	@data=$$(mktemp -d /tmp/shouhou-test.XXXXXX); trap 'rm -rf "$$data"' EXIT; mkdir -p "$$data/static"; \
 	$(call pytest_run,SHOUHOU_DATABASE_URL="$(PG_URL)" SHOUHOU_DATA_DIR="$$data" \
 		SHOUHOU_TEST_DB_NAME="$${SHOUHOU_TEST_DB_NAME:-test_shouhou_$$$$}" \
 		$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS))

@@ -948,7 +948,7 @@ class _Builder:
             placed = sale_day + rng.uniform(0, 24) * h  # 大促 a sales festival's peak
         else:
             placed = self.now - rng.uniform(0.02, 60) * 24 * h
-        if self.now - placed < 24 * h and rng.random() < 0.2:
+        if self.now - placed < 36 * h and rng.random() < 0.35:
             return {"status": OrderStatus.UNPAID, "placed": placed}
         paid = placed + rng.uniform(1, 20) * timedelta(minutes=1)
         if rng.random() < 0.04:
@@ -984,7 +984,8 @@ class _Builder:
         specs: list[tuple[dict, _Story | None]] = [(s.spec, s) for s in stories]
         specs += [(self._plain_spec(ctx, sale_day), None) for _ in range(total - len(stories))]
         for spec, _ in specs:
-            spec.setdefault("placed", spec["paid"] - rng.uniform(1, 30) * timedelta(minutes=1))
+            if "placed" not in spec:  # a story's order: placed a few minutes before payment
+                spec["placed"] = spec["paid"] - rng.uniform(1, 30) * timedelta(minutes=1)
         specs.sort(key=lambda item: item[0]["placed"])
         for seq, (spec, story) in enumerate(specs, start=1):
             placed_local = timezone.localtime(spec["placed"])
