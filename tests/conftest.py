@@ -47,10 +47,13 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_clock():
+def _fresh_clock_and_cache():
+    from django.core.cache import cache
+
     from shouhou.core import clock
 
     clock.invalidate()
+    cache.clear()  # lockout and rate-limit counters must not leak between tests
     yield
     clock.invalidate()
 

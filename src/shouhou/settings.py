@@ -143,6 +143,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
 
@@ -158,6 +159,18 @@ SHOUHOU_SWEEP_BATCH = int(os.environ.get("SHOUHOU_SWEEP_BATCH", 500))
 SHOUHOU_SWEEP_INTERVAL_SECONDS = int(os.environ.get("SHOUHOU_SWEEP_INTERVAL_SECONDS", 60))
 
 REDIS_URL = os.environ.get("SHOUHOU_REDIS_URL", "")
+# Counters (portal lockout, rate limits) must be shared by every gunicorn worker: Redis when
+# configured, else a file cache under the data dir (one machine).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+        }
+    )
+}
 if REDIS_URL:
     HUEY = {
         "huey_class": "huey.RedisHuey",
