@@ -220,6 +220,46 @@ def child(module: str, args: dict, *, timeout: float | None = None) -> dict:
     )
 
 
+def children(module: str, args_list: list[dict], *, timeout: float | None = None) -> list[dict]:
+    """Run several children at once (e.g. two sweep workers) and return their results."""
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", f"bench.{module}", "--child", json.dumps(a, default=str)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for a in args_list
+    ]
+    out = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=timeout)
+        for line in reversed(stdout.splitlines()):
+            if line.startswith("RESULT "):
+                out.append(json.loads(line[len("RESULT ") :]))
+                break
+        else:
+            raise RuntimeError(f"bench.{module} child failed:\n{stdout[-2000:]}\n{stderr[-4000:]}")
+    return out
+
+
+def wait_until(start: float) -> None:
+    """Children started together begin measuring at the same wall-clock instant."""
+    delay = start - time.time()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def load_average() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
 def child_main(fn) -> None:
     """In a child: run fn(args) and print its result for the parent."""
     args = json.loads(sys.argv[sys.argv.index("--child") + 1])
@@ -257,7 +297,7 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]], caption: 
         table.add_column(col, justify="left" if i == 0 else "right")
     for row in rows:
         table.add_row(*[fmt(v) for v in row])
-    Console(width=max(100, Console().width)).print(table)
+    Console(width=max(160, Console().width)).print(table)
 
 
 def fmt(v: Any) -> str:
@@ -399,18 +439,22 @@ def generate_cases(
     shops: int = 1,
     due_every: int = 10,
     customers_per_shop: int | None = None,
+    closed_every: int | None = None,
+    rare_every: int | None = None,
 ) -> dict[str, Any]:
     """n open cases over `shops` shops, each with its own order, order line and case line;
     every `due_every`-th case is due (its deadline passed up to an hour before `now`), the
-    others are due a day or more later. Statuses cycle through CASE_MIX in both groups."""
-    from django.db import transaction
+    others are due a day or more later. Statuses cycle through CASE_MIX in both groups.
+
+    For the queue: every `closed_every`-th case (offset 1) is completed (closed, no
+    deadline), and every `rare_every`-th (offset 3) is in arbitration — a status so rare
+    that an index scan filtering on it would read most of the shop's rows to fill a page."""
+    from django.db import connection, transaction
 
     from shouhou.cases.models import Case, CaseLine, ReturnAddress
     from shouhou.core.models import Shop
     from shouhou.customers.models import Customer
     from shouhou.orders.models import Order, OrderLine
-
-    from django.db import connection
 
     t = Timer()
     _foreign_key_checks(False)
@@ -508,6 +552,10 @@ def generate_cases(
             now,
             f"CASE WHEN i % {due_every} = 0 THEN -(60 + i % 3600) ELSE 86400 + i % 86400 END",
         )
+        closed = f"i % {closed_every} = 1" if closed_every else "FALSE"
+        rare = f"i % {rare_every} = 3" if rare_every else "FALSE"
+        closed_esc = closed.replace("%", "%%")  # inside (sql, params) pairs, unescaped
+        closed_sql, closed_params = at_offset(now, "-86400")
         base_case = _next_id(Case)
         insert_series(
             Case,
@@ -522,24 +570,35 @@ def generate_cases(
                 "path": pick(kind, list(col[1])),
                 "reason": pick(kind, list(col[2])),
                 "description": P("压测数据"),
-                "status": pick(kind, list(col[0])),
+                "status": f"(CASE WHEN {closed} THEN 'completed' WHEN {rare} THEN 'in_arbitration' "
+                f"ELSE {pick(kind, list(col[0]))} END)",
                 "channel": P("api"),
                 "external_id": P(""),
                 "requested_refund_fen": pick(kind, list(col[4])),
                 "refund_fen": pick(kind, list(col[4])),
-                "deadline_at": (due_sql, due_params),
-                "deadline_action": pick(kind, list(col[3])),
+                "deadline_at": (
+                    f"(CASE WHEN {closed_esc} THEN NULL ELSE {due_sql} END)",
+                    due_params,
+                ),
+                "deadline_action": f"(CASE WHEN {closed} THEN '' WHEN {rare} THEN 'alert' "
+                f"ELSE {pick(kind, list(col[3]))} END)",
                 "priority": P(0),
                 "assignee_id": "NULL",
                 "version": P(1),
-                "is_open": P(True),
+                "is_open": f"(NOT ({closed}))",
                 "flags": P([]),
                 "tags": P([]),
                 "awaiting_finance": P(False),
-                "proposal_kind": pick(kind, ["" if s != "proposal_pending" else "partial_refund" for s in col[0]]),
-                "proposal_refund_fen": pick(kind, [1500 if s == "proposal_pending" else 0 for s in col[0]]),
+                "proposal_kind": pick(
+                    kind, ["" if s != "proposal_pending" else "partial_refund" for s in col[0]]
+                ),
+                "proposal_refund_fen": pick(
+                    kind, [1500 if s == "proposal_pending" else 0 for s in col[0]]
+                ),
                 "proposal_note": P(""),
-                "rejection_reason": pick(kind, ["不符合条件" if s == "rejected" else "" for s in col[0]]),
+                "rejection_reason": pick(
+                    kind, ["不符合条件" if s == "rejected" else "" for s in col[0]]
+                ),
                 "ruling": P(""),
                 "ruling_reason": P(""),
                 "return_address_id": f"(CASE WHEN {pick(kind, [int(x) for x in col[5]])} = 1 THEN {addr0} + i % {shops} ELSE NULL END)",
@@ -547,7 +606,10 @@ def generate_cases(
                 "auto_agreed_by_timeout": P(False),
                 "opened_at": P(now - timedelta(days=4)),
                 "updated_at": P(now - timedelta(days=4)),
-                "closed_at": "NULL",
+                "closed_at": (
+                    f"(CASE WHEN {closed_esc} THEN {closed_sql} ELSE NULL END)",
+                    closed_params,
+                ),
             },
         )
         insert_series(
@@ -561,7 +623,7 @@ def generate_cases(
                 "quantity": P(1),
                 "refund_fen": pick(kind, list(col[4])),
                 "type": pick(kind, list(col[1])),
-                "is_open": P(True),
+                "is_open": f"(NOT ({closed}))",
             },
         )
         reset_sequences(Customer, Order, OrderLine, Case, CaseLine)
@@ -570,7 +632,8 @@ def generate_cases(
     assert connection.vendor
     return {
         "cases": n,
-        "due": (n + due_every - 1) // due_every,
+        "due": Case.objects.filter(deadline_at__lte=now).count(),
+        "open": Case.objects.filter(is_open=True).count(),
         "shops": shops,
         "shop_ids": [s.id for s in shop_objs],
         "customers": n_customers,
@@ -601,9 +664,7 @@ def _analyze() -> None:
 
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            cur.execute("VACUUM ANALYZE") if connection.get_autocommit() else cur.execute(
-                "ANALYZE"
-            )
+            cur.execute("VACUUM ANALYZE") if connection.get_autocommit() else cur.execute("ANALYZE")
         else:
             cur.execute("ANALYZE")
             cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")

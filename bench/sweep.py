@@ -14,6 +14,7 @@ dataset shows that open cases which are not due cost nothing.
 from __future__ import annotations
 
 import argparse
+import time
 from datetime import datetime, timedelta
 
 from bench import common as c
@@ -49,11 +50,18 @@ def _measure_sweep(args: dict, now: datetime) -> dict:
         return execute(sql, params, many, context)
 
     fn = deadlines.sweep if args["mode"] == "batched" else deadlines.sweep_per_case
+    Case.objects.exists()  # connect before the clock starts
+    if "start_at" in args:
+        c.wait_until(args["start_at"])
+    started = time.time()
     with connection.execute_wrapper(count), c.Timer() as t:
         result = fn(now=now, batch_size=args.get("batch"))
+    ended = time.time()
     due_after = Case.objects.filter(deadline_at__lte=now).count()
     return {
         "seconds": t.seconds,
+        "started": started,
+        "ended": ended,
         "due_before": due_before,
         "due_after": due_after,
         "applied": result.applied,
@@ -68,26 +76,58 @@ def _measure_sweep(args: dict, now: datetime) -> dict:
 
 
 # --- the parent ---------------------------------------------------------------------------
-def _repeat(tmpl: c.Db, args: dict, repeats: int) -> list[dict]:
+def _repeat(tmpl: c.Db, args: dict, repeats: int, workers: int = 1) -> list[dict]:
+    """Sweep a fresh clone of the dataset `repeats` times; with several workers they all
+    sweep the same clone at once (SKIP LOCKED shares the work out)."""
     runs = []
     for _ in range(repeats):
         run_db = tmpl.clone(tmpl.name + "_run")
         try:
-            runs.append(c.child(NAME, {**args, "url": run_db.url}))
+            if workers == 1:
+                runs.append(c.child(NAME, {**args, "url": run_db.url}))
+                continue
+            start_at = time.time() + 5  # past every child's start-up
+            parts = c.children(NAME, [{**args, "url": run_db.url, "start_at": start_at}] * workers)
+            wall = max(p["ended"] for p in parts) - min(p["started"] for p in parts)
+            runs.append(
+                {
+                    "seconds": wall,
+                    "due_before": max(p["due_before"] for p in parts),
+                    "due_after": min(p["due_after"] for p in parts),
+                    "applied": sum(p["applied"] for p in parts),
+                    "failed": sum(p["failed"] for p in parts),
+                    "per_case": sum(p["per_case"] for p in parts),
+                    "batches": sum(p["batches"] for p in parts),
+                    "queries": sum(p["queries"] for p in parts),
+                    "by_action": parts[0]["by_action"],
+                    "workers": [p["applied"] for p in parts],
+                }
+            )
         finally:
             run_db.drop()
     return runs
 
 
+VARIANTS = [
+    # (label, batch size, workers)
+    ("batched, batch 500", 500, 1),
+    ("batched, batch 2000", 2000, 1),
+    ("batched, batch 500, 2 workers", 500, 2),
+]
+
+
 def run(quick: bool = False, db: str = "both", repeats: int | None = None) -> dict:
     info = c.machine()
+    load_before = c.load_average()
     now = c.now_utc()
     if quick:
         plan = {"postgresql": [10_000, 100_000], "sqlite": []}
         baseline_sizes = {10_000}
+        variants = VARIANTS[:1]
     else:
         plan = {"postgresql": [10_000, 100_000, 1_000_000], "sqlite": [10_000, 100_000]}
         baseline_sizes = {10_000, 100_000}
+        variants = VARIANTS
     rows, results = [], []
     for vendor in c.vendors(db):
         sizes = plan[vendor] or ([10_000] if db == "sqlite" else [])
@@ -100,38 +140,44 @@ def run(quick: bool = False, db: str = "both", repeats: int | None = None) -> di
             tmpl = schema.clone(c.db_for(vendor, f"sweep_{n}").name)
             gen = c.child(NAME, {"op": "generate", "url": tmpl.url, "n": n, "now": now})
             reps = repeats or (3 if quick or n >= 1_000_000 else 5)
-            base = {"op": "sweep", "now": now, "batch": 500}
-            batched = _repeat(tmpl, {**base, "mode": "batched"}, reps)
+            base = {"op": "sweep", "now": now}
+            measured = {}
+            for label, batch, workers in variants:
+                if workers > 1 and vendor == "sqlite":
+                    continue  # one writer at a time: a second worker only queues
+                measured[label] = _repeat(
+                    tmpl, {**base, "mode": "batched", "batch": batch}, reps, workers
+                )
             per_case = []
             if n in baseline_sizes:
-                per_case = _repeat(tmpl, {**base, "mode": "per_case"}, 1 if n >= 100_000 else 3)
+                per_case = _repeat(
+                    tmpl, {**base, "mode": "per_case", "batch": 500}, 1 if n >= 100_000 else 3
+                )
             # Nothing due: sweep the template itself a little before the first deadline.
             idle = [
                 c.child(
                     NAME,
-                    {
-                        **base,
-                        "mode": "batched",
-                        "url": tmpl.url,
-                        "now": now - timedelta(hours=2),
-                    },
+                    {**base, "mode": "batched", "url": tmpl.url, "now": now - timedelta(hours=2)},
                 )
                 for _ in range(reps)
             ]
             tmpl.drop()
-            entry = _entry(vendor, n, gen, batched, per_case, idle)
-            results.append(entry)
-            rows.append(_row(entry))
+            for label, runs in measured.items():
+                entry = _entry(vendor, n, gen, label, runs, per_case, idle)
+                results.append(entry)
+                rows.append(_row(entry))
         schema.drop()
+    load_after = c.load_average()
     c.print_table(
         "Deadline sweep 超时扫描 — due actions per second (median of repeats)",
         [
             "database",
+            "sweep",
             "open cases",
             "due",
-            "batched /s",
+            "due actions/s",
             "µs per due",
-            "queries per due",
+            "stmts per due",
             "per-case /s (baseline)",
             "speed-up",
             "0 due: ms",
@@ -139,12 +185,15 @@ def run(quick: bool = False, db: str = "both", repeats: int | None = None) -> di
         ],
         rows,
         caption=c.machine_line(info)
+        + f"\nload average before/after: {load_before} / {load_after}"
         + "\nbaseline: the per-case sweep through the services (deadlines.sweep_per_case), "
-        "same data, same run. Batch = 500 cases, one transaction each.",
+        "same data, same run. Each batch is one transaction. 10 % of open cases due; "
+        "actions: " + ", ".join(sorted({m[3] for m in c.CASE_MIX})),
     )
     payload = {
         "benchmark": NAME,
         "machine": info,
+        "load_average": {"before": load_before, "after": load_after},
         "quick": quick,
         "now": str(now),
         "mix": [m[3] for m in c.CASE_MIX],
@@ -155,7 +204,7 @@ def run(quick: bool = False, db: str = "both", repeats: int | None = None) -> di
     return payload
 
 
-def _entry(vendor, n, gen, batched, per_case, idle) -> dict:
+def _entry(vendor, n, gen, label, batched, per_case, idle) -> dict:
     def rate(r):
         return r["applied"] / r["seconds"] if r["seconds"] else 0.0
 
@@ -165,6 +214,7 @@ def _entry(vendor, n, gen, batched, per_case, idle) -> dict:
         assert r["applied"] + r["failed"] == r["due_before"], r
     entry = {
         "database": vendor,
+        "sweep": label,
         "open_cases": n,
         "due": gen["due"],
         "generate_seconds": gen["generate_seconds"],
@@ -172,7 +222,9 @@ def _entry(vendor, n, gen, batched, per_case, idle) -> dict:
             "rate_per_s": c.summary([rate(r) for r in batched]),
             "seconds": c.summary([r["seconds"] for r in batched]),
             "us_per_due": c.summary([r["seconds"] / r["applied"] * 1e6 for r in batched]),
-            "queries_per_due": batched[0]["queries"] / max(1, batched[0]["applied"]),
+            # Statements through Django's cursor, plus the two COPYs per batch.
+            "statements_per_due": (batched[0]["queries"] + 2 * batched[0]["batches"])
+            / max(1, batched[0]["applied"]),
             "by_action": batched[0]["by_action"],
             "failed": batched[0]["failed"],
             "runs": batched,
@@ -183,7 +235,7 @@ def _entry(vendor, n, gen, batched, per_case, idle) -> dict:
     if per_case:
         entry["per_case"] = {
             "rate_per_s": c.summary([rate(r) for r in per_case]),
-            "queries_per_due": per_case[0]["queries"] / max(1, per_case[0]["applied"]),
+            "statements_per_due": per_case[0]["queries"] / max(1, per_case[0]["applied"]),
             "runs": per_case,
         }
     return entry
@@ -194,11 +246,12 @@ def _row(e: dict) -> list:
     pc = e["per_case"]
     return [
         "PostgreSQL" if e["database"] == "postgresql" else "SQLite",
+        e["sweep"],
         e["open_cases"],
         e["due"],
         b["rate_per_s"]["median"],
         b["us_per_due"]["median"],
-        b["queries_per_due"],
+        b["statements_per_due"],
         pc["rate_per_s"]["median"] if pc else None,
         f"{b['rate_per_s']['median'] / pc['rate_per_s']['median']:.0f}×" if pc else None,
         e["idle_sweep_ms"]["median"],
