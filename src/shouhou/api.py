@@ -13,6 +13,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.renderers import JSONRenderer
 
 from shouhou.cases import lifecycle as lc
 from shouhou.cases.api import logistics_router, portal_router
@@ -22,7 +23,15 @@ from shouhou.orders.api import router as orders_router
 
 log = logging.getLogger("shouhou.api")
 
+
+class ChineseJSONRenderer(JSONRenderer):
+    """UTF-8 JSON with Chinese as characters, not \\u escapes: readable in curl and logs."""
+
+    json_dumps_params = {"ensure_ascii": False}
+
+
 api = NinjaAPI(
+    renderer=ChineseJSONRenderer(),
     title="shouhou 售后 API",
     version="1.0.0",
     description=(
@@ -137,7 +146,9 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 def not_found_view(request: HttpRequest, path: str = "") -> JsonResponse:
     """Unknown URLs under /api/v1/ answer in the API's error shape, not Django's HTML page."""
     error = ShouhouError("not_found", what=f"接口 /api/v1/{path}"[:200])
-    return JsonResponse(error.as_dict(language(request)), status=404)
+    return JsonResponse(
+        error.as_dict(language(request)), status=404, json_dumps_params={"ensure_ascii": False}
+    )
 
 
 api.add_router("", orders_router)

@@ -32,7 +32,7 @@ CATALOG: dict[str, tuple[int, str, str]] = {
     ),
     "permission_denied": (
         403,
-        "当前角色（{role}）无权执行该操作。",
+        "当前角色（{role_label}）无权执行该操作。",
         "Your role ({role}) may not do this.",
     ),
     "not_found": (404, "{what}不存在。", "{what} not found."),
@@ -43,7 +43,7 @@ CATALOG: dict[str, tuple[int, str, str]] = {
     ),
     "role_not_allowed": (
         403,
-        "角色「{role}」不能对售后单执行「{action_label}」。",
+        "角色「{role_label}」不能对售后单执行「{action_label}」。",
         "Role '{role}' may not perform '{action}' on a case.",
     ),
     "type_not_allowed": (
@@ -192,8 +192,8 @@ class ShouhouError(Exception):
         _, zh, en = CATALOG[self.code]
         template = en if lang.startswith("en") else zh
         try:
-            return template.format(**self.params)
-        except (KeyError, IndexError):
+            return template.format_map(_Params(self.params))
+        except (KeyError, IndexError, ValueError):
             return template
 
     def as_dict(self, lang: str = "zh-hans") -> dict[str, Any]:
@@ -202,6 +202,27 @@ class ShouhouError(Exception):
             "message": self.message(lang),
             "details": {k: _jsonable(v) for k, v in self.params.items()},
         }
+
+
+ROLE_LABELS = {
+    "buyer": "买家",
+    "agent": "客服",
+    "warehouse": "仓库",
+    "finance": "财务",
+    "admin": "店长",
+    "arbiter": "平台小二",
+    "system": "系统",
+    "integration": "系统对接",
+}
+
+
+class _Params(dict):
+    """Fills derived labels (role_label) and never leaves a raw {placeholder} in a message."""
+
+    def __missing__(self, key: str) -> str:
+        if key == "role_label":
+            return ROLE_LABELS.get(str(self.get("role", "")), str(self.get("role", "")))
+        return ""
 
 
 def _jsonable(value: Any) -> Any:
