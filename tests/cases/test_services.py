@@ -998,3 +998,26 @@ def test_a_role_that_may_not_open_gets_role_not_allowed(shop, staff):
         err = refused("role_not_allowed", shop, open_case, shop, order, "refund_only", actor=actor)
         assert err.params["role"] == actor.role.value
         err.message("zh-hans")
+
+
+def test_a_partial_refund_proposal_cannot_bypass_finance_approval(shop, staff):
+    update_policy(shop, finance_approval_limit_fen=3000)
+    order = make_order(shop, lines=[(1, 10000)])
+    case = open_case(shop, order, "return_refund")
+    err = refused(
+        "finance_approval_required",
+        shop,
+        services.propose,
+        case.id,
+        staff.agent,
+        kind="partial_refund",
+        refund_fen=5000,
+    )
+    assert err.params["limit"] == 3000
+    # Within the limit the agent may propose; above it the shop admin may.
+    services.propose(case.id, staff.agent, kind="partial_refund", refund_fen=3000)
+    services.decline_proposal(case.id, buyer(order))
+    case = services.propose(case.id, staff.admin, kind="partial_refund", refund_fen=5000)
+    case = services.accept_proposal(case.id, buyer(order))
+    assert RefundInstruction.objects.get(case=case).amount_fen == 5000
+    check_invariants(shop)

@@ -106,6 +106,7 @@ KNOWN_CODES = {
     "proposal_invalid",
     "validation_error",
     "permission_denied",
+    "finance_approval_required",
 }
 # Refusals a service raises before it reads the case (so before the version check).
 BEFORE_LOAD = {"validation_error", "invalid_tracking"}

@@ -624,6 +624,10 @@ def propose(
                 raise ShouhouError(
                     "refund_exceeds_paid", requested=refund_fen, refundable=refundable
                 )
+            # Accepting pays out at once, so the shop's approval limit applies here.
+            limit = current_policy(case.shop).finance_approval_limit_fen
+            if limit is not None and refund_fen > limit and actor.role != lc.ActorRole.ADMIN:
+                raise ShouhouError("finance_approval_required", limit=limit)
         elif refund_fen:
             raise ShouhouError("proposal_invalid", detail="只有部分退款方案可以带金额")
         case.proposal_kind = kind
