@@ -196,6 +196,15 @@ def setup_django(url: str, *, pool: bool = False) -> None:
     django.setup()
 
 
+def use_db(db: Db) -> None:
+    """Point this process's Django connection at another benchmark database."""
+    from django.db import connections
+
+    conn = connections["default"]
+    conn.close()
+    conn.settings_dict["NAME"] = db.name if db.vendor == "postgresql" else str(db.path)
+
+
 def migrate() -> None:
     from django.core.management import call_command
 
