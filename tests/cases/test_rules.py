@@ -332,6 +332,28 @@ def test_status_changed_rules_act_on_the_buyers_modification(shop, staff):
         ("case_opened", [], [{"type": "refund_everything"}]),
         ("case_opened", [], [{"kind": "agree"}]),
         ("case_opened", [], {"type": "agree"}),
+        # Values the engine could not use: caught here, not when a buyer opens a case.
+        ("case_opened", [], [{"type": "set_priority", "value": "high"}]),
+        ("case_opened", [], [{"type": "set_priority", "value": 9}]),
+        ("case_opened", [], [{"type": "assign", "value": "老王"}]),
+        ("case_opened", [], [{"type": "tag", "value": ""}]),
+        ("case_opened", [], [{"type": "reply"}]),
+        (
+            "case_opened",
+            [{"field": "case.requested_refund_fen", "op": "lte", "value": "20000"}],
+            [{"type": "agree"}],
+        ),
+        ("case_opened", [{"field": "case.type", "op": "gt", "value": 3}], [{"type": "agree"}]),
+        (
+            "case_opened",
+            [{"field": "case.type", "op": "in", "value": "refund_only"}],
+            [{"type": "agree"}],
+        ),
+        (
+            "case_opened",
+            [{"field": "order.total_paid_fen", "op": "contains", "value": "1"}],
+            [{"type": "agree"}],
+        ),
     ],
 )
 def test_invalid_rules_are_rejected(shop, event, conditions, actions):
@@ -351,3 +373,30 @@ def test_every_template_is_a_valid_rule():
 def test_rules_of_another_shop_never_act(shop, other_shop):
     set_template_enabled(other_shop, "fast_refund", True)
     assert unshipped_refund(shop).status == S.AWAITING_MERCHANT
+
+
+def test_a_rule_whose_action_cannot_run_never_breaks_the_buyers_application(shop):
+    # Saved before validation was tightened (or written straight to the table): the engine
+    # records why it did not act and the application goes through.
+    rule = AutomationRule.objects.create(
+        shop=shop,
+        name="旧规则",
+        event="case_opened",
+        conditions=[{"field": "case.requested_refund_fen", "op": "lt", "value": "x"}],
+        actions=[{"type": "agree"}],
+        enabled=True,
+    )
+    other = AutomationRule.objects.create(
+        shop=shop,
+        name="旧规则 2",
+        event="case_opened",
+        conditions=[],
+        actions=[{"type": "assign", "value": "老王"}, {"type": "tag", "value": "已读"}],
+        enabled=True,
+    )
+    case = open_case(shop, make_order(shop), "refund_only")
+    assert case.status == S.AWAITING_MERCHANT
+    assert not case.timeline.filter(rule=rule).exists()  # its condition cannot hold
+    assert case.timeline.filter(rule=other, action="rule_fired").exists()
+    assert case.tags == ["已读"]
+    check_invariants(shop)

@@ -95,6 +95,53 @@ FIELDS = frozenset(
     ]
 )
 ACTIONS = frozenset(["agree", "confirm_receipt", "set_priority", "assign", "tag", "reply", "note"])
+NUMERIC_FIELDS = frozenset(
+    [
+        "case.priority",
+        "case.requested_refund_fen",
+        "case.refund_fen",
+        "order.total_paid_fen",
+        "order.days_since_delivery",
+    ]
+)
+TEXT_FIELDS = frozenset(["case.description", "case.tags", "customer.tags"])
+ORDER_OPS = frozenset(["lt", "lte", "gt", "gte"])
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _condition_error(c: dict) -> str | None:
+    """Why the engine could not evaluate this condition, or None."""
+    op, field, value = c["op"], c["field"], c.get("value")
+    if op in ORDER_OPS and (field not in NUMERIC_FIELDS or not _is_number(value)):
+        return "大小比较只适用于数值字段，且 value 须为数字"
+    if op in {"in", "not_in"} and not isinstance(value, list):
+        return "in / not_in 的 value 须为列表"
+    if op == "contains" and (field not in TEXT_FIELDS or not isinstance(value, str)):
+        return "contains 只适用于文本/标签字段，且 value 须为文本"
+    return None
+
+
+def _action_error(a: dict) -> str | None:
+    """Why the engine could not run this action, or None."""
+    kind, value = a["type"], a.get("value")
+    if (
+        kind == "set_priority"
+        and "value" in a
+        and (not isinstance(value, int) or isinstance(value, bool) or value not in (0, 1, 2))
+    ):
+        return "set_priority 的 value 须为 0/1/2"
+    if (
+        kind == "assign"
+        and value is not None
+        and (not isinstance(value, int) or isinstance(value, bool))
+    ):
+        return "assign 的 value 须为员工 id"
+    if kind in {"tag", "reply", "note"} and (not isinstance(value, str) or not value.strip()):
+        return f"{kind} 需要非空文本 value"
+    return None
 
 
 def validate(conditions: list, actions: list) -> None:
@@ -108,9 +155,13 @@ def validate(conditions: list, actions: list) -> None:
             raise ShouhouError("rule_invalid", detail=f"无法识别的条件 {c!r}")
         if c["op"] not in NO_VALUE_OPS and "value" not in c:
             raise ShouhouError("rule_invalid", detail=f"条件缺少 value: {c!r}")
+        if why := _condition_error(c):
+            raise ShouhouError("rule_invalid", detail=f"{why}: {c!r}")
     for a in actions:
         if not isinstance(a, dict) or a.get("type") not in ACTIONS:
             raise ShouhouError("rule_invalid", detail=f"无法识别的动作 {a!r}")
+        if why := _action_error(a):
+            raise ShouhouError("rule_invalid", detail=f"{why}: {a!r}")
 
 
 def matches(rule: AutomationRule, known: dict[str, Any]) -> bool:
@@ -118,8 +169,11 @@ def matches(rule: AutomationRule, known: dict[str, Any]) -> bool:
         op = OPS.get(cond.get("op"))
         if op is None or cond.get("field") not in known:
             return False
-        if not op(known[cond["field"]], cond.get("value")):
-            return False
+        try:
+            if not op(known[cond["field"]], cond.get("value")):
+                return False
+        except TypeError:
+            return False  # a value of the wrong kind (a rule saved unchecked) never matches
     return True
 
 
@@ -148,6 +202,11 @@ def fire(event: str, case, actor) -> list[int]:
             except ShouhouError as exc:
                 log.info("rule %s action %s refused: %s", rule.id, spec, exc.code)
                 services.add_rule_note(case.id, rule_actor, f"规则未执行：{exc.message()}")
+            except (ValueError, TypeError) as exc:
+                # A malformed action value (a rule saved unchecked) must not undo the
+                # caller's step, e.g. the buyer's application.
+                log.warning("rule %s action %s cannot run: %s", rule.id, spec, exc)
+                services.add_rule_note(case.id, rule_actor, f"规则动作无法执行：{spec!r}")
         fired.append(rule.id)
     case.refresh_from_db()
     return fired
