@@ -308,3 +308,28 @@ def test_a_person_and_the_sweep_at_once(shop, staff, tick):
         assert TimelineEvent.objects.filter(case_id=case.id, action="agree").count() == 1
         assert RefundInstruction.objects.filter(case_id=case.id).count() == 1
     check_invariants(shop)
+
+
+def test_reopen_against_a_new_application_on_the_same_line(shop):
+    for _ in range(ROUNDS):
+        order = make_order(shop, lines=[(1, 5000)])
+        closed = open_case(shop, order, "refund_only")
+        services.cancel(closed.id, buyer(order))
+        results = race(
+            partial(services.reopen, closed.id, buyer(order)),
+            partial(open_case, shop, order, "refund_only"),
+        )
+        assert codes(results) == ["case_already_open", "ok"]
+        assert Case.objects.filter(order=order, is_open=True).count() == 1
+    check_invariants(shop)
+
+
+def test_double_rating(shop, staff):
+    order = make_order(shop)
+    case = services.cancel(open_case(shop, order, "refund_only").id, buyer(order))
+    results = race(
+        partial(services.rate, case.id, buyer(order), speed=5, satisfaction=5),
+        partial(services.rate, case.id, buyer(order), speed=1, satisfaction=1),
+    )
+    assert codes(results) == ["already_rated", "ok"]
+    check_invariants(shop)
