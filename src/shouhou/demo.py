@@ -716,8 +716,8 @@ class _Builder:
         main_stories = self._plan_stories(main, max(len(MAIN_RECIPES), round(orders * 0.22)))
         second_stories = self._plan_stories(second, 8)
         self.log(f"生成订单 creating orders ({orders} + {SECOND_ORDERS}) …")
-        self._orders(main, main_stories, max(orders, len(main_stories) + 10), result)
-        self._orders(second, second_stories, SECOND_ORDERS, result)
+        self._orders(main, main_stories, max(orders, len(main_stories) + 10))
+        self._orders(second, second_stories, SECOND_ORDERS)
         stories = sorted(main_stories + second_stories, key=lambda s: s.opened_at)
         self.log(f"演绎售后单 acting out {len(stories)} after-sales cases …")
         played = [(story, self._play(story, result)) for story in stories]
@@ -978,7 +978,7 @@ class _Builder:
         }
 
     # orders ---------------------------------------------------------------------------
-    def _orders(self, ctx: _ShopCtx, stories: list[_Story], total: int, result: DemoResult) -> None:
+    def _orders(self, ctx: _ShopCtx, stories: list[_Story], total: int) -> None:
         rng = self.rng
         sale_day = _last_double_eleven(self.now)
         specs: list[tuple[dict, _Story | None]] = [(s.spec, s) for s in stories]

@@ -308,7 +308,7 @@ class Command(BaseCommand):
         summary = Summary(rows=row_count)
         try:
             with transaction.atomic() if strict else nullcontext():
-                self._import(console, shop_obj, groups, summary, strict)
+                self._import(console, shop_obj, groups, summary)
                 if strict and summary.errors:
                     raise _Rollback
         except _Rollback:
@@ -321,7 +321,7 @@ class Command(BaseCommand):
                 returncode=1,
             )
 
-    def _import(self, console, shop, groups: list[Group], summary: Summary, strict: bool):
+    def _import(self, console, shop, groups: list[Group], summary: Summary):
         columns = (
             TextColumn("[bold]导入订单 importing"),
             BarColumn(),
