@@ -174,7 +174,7 @@ def run(quick: bool = False, db: str = "both", repeats: int | None = None) -> di
         schema.create_empty()
         c.child(NAME, {"op": "migrate", "url": schema.url})
         for n in sizes:
-            reps = repeats or (3 if quick or n >= 1_000_000 else 5)
+            reps = repeats or (2 if quick else 3 if n >= 1_000_000 else 5)
             got = c.child(
                 NAME,
                 {
