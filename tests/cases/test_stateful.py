@@ -292,6 +292,10 @@ class CaseEngine(RuleBasedStateMachine):
         assert version != "stale" or not takes_version, "a stale version was accepted"
         after = Case.objects.get(pk=case_id)
         event(f"{action.value}: {case.status} → {after.status}")
+        if action == A.AGREE and case.awaiting_finance and after.awaiting_finance:
+            # Agreeing again while finance has not decided is an idempotent no-op.
+            assert snapshot(self.shop) == before
+            return
         assert after.version > case.version
         # The first status change this action made is the lifecycle table's own step.
         new = [e for e in status_events(case_id) if e.id > last_event]
