@@ -1021,3 +1021,12 @@ def test_a_partial_refund_proposal_cannot_bypass_finance_approval(shop, staff):
     case = services.accept_proposal(case.id, buyer(order))
     assert RefundInstruction.objects.get(case=case).amount_fen == 5000
     check_invariants(shop)
+
+
+def test_the_database_refuses_a_case_whose_openness_contradicts_its_status(shop):
+    from django.db import IntegrityError, transaction
+
+    case = open_case(shop, make_order(shop), "refund_only")
+    for status, is_open in (("closed", True), ("completed", True), ("awaiting_merchant", False)):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Case.objects.filter(pk=case.pk).update(status=status, is_open=is_open, deadline_at=None)

@@ -107,6 +107,13 @@ class Case(models.Model):
                 condition=Q(is_open=True) | Q(deadline_at__isnull=True),
                 name="case_closed_has_no_deadline",
             ),
+            # Openness is derived from the status; the database holds every writer to it
+            # (the services and the batched sweep's set-based UPDATE alike).
+            models.CheckConstraint(
+                condition=(Q(is_open=True) & ~Q(status__in=["completed", "closed"]))
+                | Q(is_open=False, status__in=["completed", "closed"]),
+                name="case_open_iff_not_ended",
+            ),
         ]
         indexes = [
             # The workbench queue: open cases of a shop by deadline urgency.
