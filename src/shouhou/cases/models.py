@@ -171,6 +171,9 @@ class CaseLine(models.Model):
             models.CheckConstraint(condition=Q(quantity__gte=1), name="caseline_quantity_positive"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.case_id}: {self.order_line_id} ×{self.quantity}"
+
 
 def evidence_path(instance: Evidence, filename: str) -> str:
     return f"evidence/{instance.shop_id}/{instance.case_id}/{instance.sha256[:16]}-{filename[-60:]}"
@@ -192,6 +195,9 @@ class Evidence(models.Model):
         verbose_name = "凭证 evidence"
         verbose_name_plural = "凭证 evidence"
         indexes = [models.Index(fields=["shop", "case"], name="evidence_shop_case")]
+
+    def __str__(self) -> str:
+        return self.original_name
 
 
 class Visibility(models.TextChoices):
@@ -226,6 +232,9 @@ class TimelineEvent(models.Model):
         verbose_name_plural = "时间线 timeline"
         indexes = [models.Index(fields=["shop", "case", "at"], name="timeline_shop_case_at")]
         ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
@@ -263,6 +272,9 @@ class RefundInstruction(models.Model):
             models.CheckConstraint(condition=Q(amount_fen__gt=0), name="refund_positive")
         ]
 
+    def __str__(self) -> str:
+        return self.reference
+
 
 class CaseRating(models.Model):
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE)
@@ -284,6 +296,9 @@ class CaseRating(models.Model):
                 name="rating_satisfaction_1_5",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}: {self.satisfaction}/5"
 
 
 class PostagePayer(models.TextChoices):
@@ -325,6 +340,9 @@ class ShopPolicy(models.Model):
                 fields=["shop"], condition=Q(is_current=True), name="policy_one_current"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.shop_id} v{self.version}"
 
 
 class ReturnAddress(models.Model):

@@ -100,6 +100,9 @@ class ApiKey(models.Model):
         verbose_name_plural = "API 密钥 API keys"
         indexes = [models.Index(fields=["shop", "created_at"], name="apikey_shop_created")]
 
+    def __str__(self) -> str:
+        return f"{self.name} (sh_{self.prefix}_…)"
+
     @staticmethod
     def hash_secret(secret: str) -> str:
         return hashlib.sha256(secret.encode()).hexdigest()
@@ -113,9 +116,6 @@ class ApiKey(models.Model):
             shop=shop, name=name, prefix=prefix, key_hash=cls.hash_secret(secret)
         )
         return key, secret
-
-    def __str__(self) -> str:
-        return f"{self.name} (sh_{self.prefix}_…)"
 
 
 class AuditLog(models.Model):
@@ -131,6 +131,9 @@ class AuditLog(models.Model):
         verbose_name_plural = "审计日志 audit log"
         indexes = [models.Index(fields=["shop", "at"], name="audit_shop_at")]
 
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
+
 
 class ClockState(models.Model):
     """One row: how far the application clock runs ahead of the wall clock."""
@@ -139,6 +142,9 @@ class ClockState(models.Model):
 
     class Meta:
         verbose_name = "应用时钟 application clock"
+
+    def __str__(self) -> str:
+        return f"{self.offset_seconds:+.0f}s"
 
 
 class IdempotencyRecord(models.Model):
@@ -154,3 +160,6 @@ class IdempotencyRecord(models.Model):
     class Meta:
         verbose_name = "幂等记录 idempotency record"
         constraints = [models.UniqueConstraint(fields=["shop", "key"], name="idempotency_shop_key")]
+
+    def __str__(self) -> str:
+        return self.key
