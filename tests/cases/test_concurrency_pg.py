@@ -333,3 +333,32 @@ def test_double_rating(shop, staff):
     )
     assert codes(results) == ["already_rated", "ok"]
     check_invariants(shop)
+
+
+def test_duplicate_carrier_pushes_and_the_warehouse_refund_once(shop, staff):
+    from shouhou.rules.services import set_template_enabled
+
+    set_template_enabled(shop, "auto_refund_on_return_delivered", True)
+    for i in range(ROUNDS):
+        order = make_order(shop, lines=[(1, 6600)])
+        case = services.agree(open_case(shop, order, "return_refund").id, staff.agent)
+        tracking = f"SF{9000000 + i}"
+        services.ship_return(case.id, buyer(order), carrier="顺丰", tracking_no=tracking)
+        push = partial(
+            services.record_parcel_delivered,
+            shop,
+            staff.integration,
+            carrier="顺丰",
+            tracking_no=tracking,
+        )
+        results = race(push, push, partial(services.confirm_receipt, case.id, staff.warehouse))
+        assert all(
+            not isinstance(r, ShouhouError) or r.code == "action_not_allowed" for r in results
+        )
+        case.refresh_from_db()
+        assert case.status == S.REFUNDING
+        assert RefundInstruction.objects.filter(case=case).count() == 1
+        assert OrderLine.objects.get(order=order).refunded_fen == 6600
+        assert TimelineEvent.objects.filter(case=case, action="confirm_receipt").count() == 1
+        assert TimelineEvent.objects.filter(case=case, action="parcel_delivered").count() <= 1
+    check_invariants(shop)

@@ -1233,43 +1233,49 @@ def record_parcel_delivered(
     now = clock.now()
     delivered_at = min(at, now) if at else now
     with transaction.atomic():
-        shipments = list(
-            Shipment.objects.select_for_update()
-            .filter(
+        found = list(
+            Shipment.objects.filter(
                 shop=shop,
                 tracking_no=tracking_no,
                 case__isnull=False,
                 direction__in=[ShipmentDirection.RETURN, ShipmentDirection.REPLACEMENT],
             )
             .order_by("id")
+            .values_list("id", "case_id", "carrier")
         )
-        same_carrier = [s for s in shipments if s.carrier == carrier]
-        shipments = same_carrier or shipments
-        if not shipments:
+        found = [f for f in found if f[2] == carrier] or found
+        if not found:
             raise ShouhouError("not_found", what="运单")
         cases: list[Case] = []
-        for shipment in shipments:
-            case = _load_for_update(actor, shipment.case_id)
+        # The case first, then its shipment: the order every case service locks in
+        # (confirm_receipt marks the parcel under the case lock); the reverse deadlocks.
+        for case_id in sorted({f[1] for f in found}):
+            case = _load_for_update(actor, case_id)
             cases.append(case)
-            if shipment.delivered_at is not None:
-                continue
-            shipment.delivered_at = delivered_at
-            shipment.save(update_fields=["delivered_at"])
-            case.updated_at = now
-            _save(case)
-            _event(
-                case,
-                actor,
-                action="parcel_delivered",
-                message=f"{shipment.carrier} {shipment.tracking_no} 已签收",
-                data={
-                    "carrier": shipment.carrier,
-                    "tracking_no": shipment.tracking_no,
-                    "direction": shipment.direction,
-                },
-            )
-            if shipment.direction == ShipmentDirection.RETURN and actor.rule_depth < MAX_RULE_DEPTH:
-                from shouhou.rules.engine import fire
+            ids = [f[0] for f in found if f[1] == case_id]
+            for shipment in Shipment.objects.select_for_update().filter(pk__in=ids).order_by("id"):
+                if shipment.delivered_at is not None:
+                    continue
+                shipment.delivered_at = delivered_at
+                shipment.save(update_fields=["delivered_at"])
+                case.updated_at = now
+                _save(case)
+                _event(
+                    case,
+                    actor,
+                    action="parcel_delivered",
+                    message=f"{shipment.carrier} {shipment.tracking_no} 已签收",
+                    data={
+                        "carrier": shipment.carrier,
+                        "tracking_no": shipment.tracking_no,
+                        "direction": shipment.direction,
+                    },
+                )
+                if (
+                    shipment.direction == ShipmentDirection.RETURN
+                    and actor.rule_depth < MAX_RULE_DEPTH
+                ):
+                    from shouhou.rules.engine import fire
 
-                fire("parcel_delivered", case, actor)
+                    fire("parcel_delivered", case, actor)
     return cases
