@@ -135,9 +135,9 @@ class CaseEngine(RuleBasedStateMachine):
     # --- setup -------------------------------------------------------------------------------
     @initialize(
         instant=st.booleans(),
-        finance_limit=st.sampled_from([None, 3000]),
+        finance_limit=st.sampled_from([None, None, 3000]),
         templates=st.sets(st.sampled_from(TEMPLATES)),
-        review=st.booleans(),
+        review=st.sampled_from([False, False, False, True]),
         vip=st.booleans(),
     )
     def setup(self, instant, finance_limit, templates, review, vip):
@@ -241,25 +241,22 @@ class CaseEngine(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.case_ids))
     @rule(
         data=st.data(),
-        wild=st.integers(0, 2),
+        wild=st.integers(0, 3),
         version=st.sampled_from(["none", "current", "current", "current", "stale"]),
     )
     def act(self, data, wild, version):
         self._act(data, data.draw(st.sampled_from(self.case_ids), label="case"), wild, version)
 
     @precondition(lambda self: bool(self.case_ids))
-    @rule(
-        data=st.data(),
-        wild=st.integers(0, 2),
-        version=st.sampled_from(["none", "current", "current", "current", "stale"]),
-    )
-    def act_on_newest(self, data, wild, version):
-        # Keeps one case moving deep into its flow rather than many shallow ones.
-        self._act(data, self.case_ids[-1], wild, version)
+    @rule(data=st.data(), version=st.sampled_from(["none", "current"]))
+    def act_on_newest(self, data, version):
+        # Only steps the table allows, with a fresh version: keeps one case moving deep into
+        # its flow (returns, arbitration, refunds) rather than many shallow ones.
+        self._act(data, self.case_ids[-1], 1, version)
 
     def _act(self, data, case_id: int, wild: int, version: str) -> None:
         case = Case.objects.select_related("order").get(pk=case_id)
-        # Two in three actions are ones the table allows someone to take now (they may still
+        # Three in four actions are ones the table allows someone to take now (they may still
         # be refused: amounts, deadlines, versions); the rest are any action by any role.
         allowed: dict[lc.Action, list[str]] = {}
         for r in R:
@@ -408,7 +405,7 @@ def test_case_engine_state_machine():
     run_state_machine_as_test(
         CaseEngine,
         settings=settings(
-            max_examples=int(os.environ.get("SHOUHOU_STATEFUL_EXAMPLES", 60)),
+            max_examples=int(os.environ.get("SHOUHOU_STATEFUL_EXAMPLES", 50)),
             stateful_step_count=int(os.environ.get("SHOUHOU_STATEFUL_STEPS", 30)),
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
