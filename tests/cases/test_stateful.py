@@ -39,7 +39,7 @@ from shouhou.core import clock
 from shouhou.core.errors import ShouhouError
 from shouhou.core.models import RefundGateway
 from shouhou.orders.models import OrderStatus, Shipment, ShipmentDirection
-from shouhou.rules.services import set_template_enabled
+from shouhou.rules.services import save_rule, set_template_enabled
 from tests.cases.conftest import START
 from tests.cases.support import REASON_FOR, Staff, check_invariants, snapshot, status_events
 from tests.factories import buyer, make_customer, make_order, make_shop
@@ -139,8 +139,9 @@ class CaseEngine(RuleBasedStateMachine):
         templates=st.sets(st.sampled_from(TEMPLATES)),
         review=st.sampled_from([False, False, False, True]),
         vip=st.booleans(),
+        status_rule=st.booleans(),
     )
-    def setup(self, instant, finance_limit, templates, review, vip):
+    def setup(self, instant, finance_limit, templates, review, vip, status_rule):
         self.shop = make_shop(
             review_new_cases=review,
             refund_gateway=RefundGateway.INSTANT if instant else RefundGateway.MANUAL,
@@ -149,6 +150,15 @@ class CaseEngine(RuleBasedStateMachine):
             update_policy(self.shop, finance_approval_limit_fen=finance_limit)
         for code in templates:
             set_template_enabled(self.shop, code, True)
+        if status_rule:
+            # Rules on status_changed also send the sweep down its per-case path.
+            save_rule(
+                self.shop,
+                name="状态变化打标",
+                event="status_changed",
+                conditions=[{"field": "case.status", "op": "ne", "value": "submitted"}],
+                actions=[{"type": "tag", "value": "变更"}],
+            )
         self.staff = Staff.of(self.shop)
         c1 = make_customer(self.shop, tier="vip" if vip else "regular")
         c2 = make_customer(self.shop, blocklisted=not vip)
