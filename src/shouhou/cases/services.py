@@ -699,6 +699,27 @@ def ship_return(
     tracking_no: str,
     expected_version: int | None = None,
 ) -> Case:
+    """The buyer sends the goods back (carrier + tracking no.)."""
+    return _ship(
+        case_id,
+        actor,
+        A.SHIP_RETURN,
+        ShipmentDirection.RETURN,
+        carrier,
+        tracking_no,
+        expected_version,
+    )
+
+
+def _ship(
+    case_id: int,
+    actor: Actor,
+    action: lc.Action,
+    direction: str,
+    carrier: str,
+    tracking_no: str,
+    expected_version: int | None,
+) -> Case:
     carrier, tracking_no = _check_tracking(carrier, tracking_no)
 
     def prepare(case: Case, step: lc.Step, now: datetime) -> None:
@@ -706,7 +727,7 @@ def ship_return(
             shop_id=case.shop_id,
             order_id=case.order_id,
             case=case,
-            direction=ShipmentDirection.RETURN,
+            direction=direction,
             carrier=carrier,
             tracking_no=tracking_no,
             shipped_at=now,
@@ -715,7 +736,7 @@ def ship_return(
     return _transition(
         case_id,
         actor,
-        A.SHIP_RETURN,
+        action,
         expected_version=expected_version,
         prepare=prepare,
         message=f"{carrier} {tracking_no}",
@@ -781,27 +802,15 @@ def ship_replacement(
     tracking_no: str,
     expected_version: int | None = None,
 ) -> Case:
-    carrier, tracking_no = _check_tracking(carrier, tracking_no)
-
-    def prepare(case: Case, step: lc.Step, now: datetime) -> None:
-        Shipment.objects.create(
-            shop_id=case.shop_id,
-            order_id=case.order_id,
-            case=case,
-            direction=ShipmentDirection.REPLACEMENT,
-            carrier=carrier,
-            tracking_no=tracking_no,
-            shipped_at=now,
-        )
-
-    return _transition(
+    """The shop ships the replacement, the reshipped or the repaired item."""
+    return _ship(
         case_id,
         actor,
         A.SHIP_REPLACEMENT,
-        expected_version=expected_version,
-        prepare=prepare,
-        message=f"{carrier} {tracking_no}",
-        data={"carrier": carrier, "tracking_no": tracking_no},
+        ShipmentDirection.REPLACEMENT,
+        carrier,
+        tracking_no,
+        expected_version,
     )
 
 
