@@ -1030,3 +1030,74 @@ def test_the_database_refuses_a_case_whose_openness_contradicts_its_status(shop)
     for status, is_open in (("closed", True), ("completed", True), ("awaiting_merchant", False)):
         with pytest.raises(IntegrityError), transaction.atomic():
             Case.objects.filter(pk=case.pk).update(status=status, is_open=is_open, deadline_at=None)
+
+
+# --- amounts follow the quantity claimed; reasons follow the order's state ----------------------
+def test_a_buyer_claiming_one_of_two_items_cannot_ask_for_both(shop):
+    order = make_order(shop, lines=[(2, 5000)])  # paid 10000 for two
+    line = order.lines.get()
+    err = refused(
+        "refund_exceeds_paid",
+        shop,
+        services.open_case,
+        shop,
+        buyer(order),
+        order=order,
+        type="refund_only",
+        reason="quality",
+        lines=[services.LineRequest(line.id, 1, refund_fen=10000)],
+    )
+    assert err.params["refundable"] == 5000
+    refused(
+        "refund_exceeds_paid",
+        shop,
+        services.open_case,
+        shop,
+        buyer(order),
+        order=order,
+        type="refund_only",
+        reason="quality",
+        lines=[services.LineRequest(line.id, 1)],
+        refund_fen=5001,
+    )
+    case = services.open_case(
+        shop,
+        buyer(order),
+        order=order,
+        type="refund_only",
+        reason="quality",
+        lines=[services.LineRequest(line.id, 1, refund_fen=5000)],
+    )
+    assert case.requested_refund_fen == 5000
+
+
+def test_an_odd_amount_rounds_the_share_up_for_the_buyer(shop):
+    order = make_order(shop, lines=[(3, 3333)])
+    line = order.lines.get()
+    line.paid_fen = 10000  # a discount spread unevenly: 3 items for 100.00
+    line.save()
+    case = services.open_case(
+        shop,
+        buyer(order),
+        order=order,
+        type="refund_only",
+        reason="quality",
+        lines=[services.LineRequest(line.id, 1, refund_fen=3334)],
+    )
+    assert case.refund_fen == 3334
+
+
+def test_changed_mind_unshipped_only_before_shipping(shop):
+    shipped = make_order(shop, status=OrderStatus.SHIPPED)
+    refused(
+        "reason_requires_unshipped",
+        shop,
+        open_case,
+        shop,
+        shipped,
+        "refund_only",
+        reason="changed_mind_unshipped",
+    )
+    unshipped = make_order(shop, status=OrderStatus.PAID)
+    case = open_case(shop, unshipped, "refund_only", reason="changed_mind_unshipped")
+    assert case.status == S.AWAITING_MERCHANT

@@ -97,6 +97,8 @@ def open_case(
         raise ShouhouError("order_not_paid")
     now = clock.now()
     _check_window(policy, order, case_reason, now)
+    if case_reason == lc.Reason.CHANGED_MIND_UNSHIPPED and order.is_shipped:
+        raise ShouhouError("reason_requires_unshipped")
 
     requested = list(lines)
     if not requested:
@@ -154,6 +156,7 @@ def _price_lines(
     refund_fen: int | None,
 ) -> tuple[list[CaseLine], int]:
     seen: set[int] = set()
+    caps: dict[int, int] = {}
     out: list[CaseLine] = []
     total = 0
     money = case_type in lc.MONEY_PATHS
@@ -175,25 +178,28 @@ def _price_lines(
             raise ShouhouError("validation_error", detail="退款金额不能为负 / refund_fen < 0")
         amount = 0
         if money:
-            share = ol.paid_fen * req.quantity // ol.quantity
-            amount = share if req.refund_fen is None else req.refund_fen
-            if case_type == lc.CaseType.PRICE_PROTECT and req.refund_fen is None:
+            # A buyer claiming 1 of 2 items may ask for at most that item's share of
+            # what the line paid (rounded up), and never more than the line can still refund.
+            cap = min(-(-ol.paid_fen * req.quantity // ol.quantity), ol.refundable_fen)
+            caps[ol.id] = cap
+            amount = min(ol.paid_fen * req.quantity // ol.quantity, cap)
+            if req.refund_fen is not None:
+                amount = req.refund_fen
+            elif case_type == lc.CaseType.PRICE_PROTECT:
                 amount = 0  # the difference is given as the case's refund_fen
-            if amount > ol.refundable_fen:
-                raise ShouhouError(
-                    "refund_exceeds_paid", requested=amount, refundable=ol.refundable_fen
-                )
+            if amount > cap:
+                raise ShouhouError("refund_exceeds_paid", requested=amount, refundable=cap)
         out.append(CaseLine(order_line=ol, quantity=req.quantity, refund_fen=amount))
         total += amount
     if money and refund_fen is not None:
         # A case-level amount (a price difference, or less than the lines' share) is
-        # spread over the lines, never above what each line can still refund.
-        refundable = sum(by_id[cl.order_line_id].refundable_fen for cl in out)
+        # spread over the lines, never above what each line's claimed share allows.
+        refundable = sum(caps[cl.order_line_id] for cl in out)
         if refund_fen > refundable:
             raise ShouhouError("refund_exceeds_paid", requested=refund_fen, refundable=refundable)
         remaining = refund_fen
         for cl in out:
-            cl.refund_fen = min(remaining, by_id[cl.order_line_id].refundable_fen)
+            cl.refund_fen = min(remaining, caps[cl.order_line_id])
             remaining -= cl.refund_fen
         total = refund_fen
     if money and total <= 0:

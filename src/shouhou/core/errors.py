@@ -92,6 +92,12 @@ CATALOG: dict[str, tuple[int, str, str]] = {
         "原因「{reason_label}」不适用于「{type_label}」。",
         "The reason '{reason}' does not allow a {type} request.",
     ),
+    "reason_requires_unshipped": (
+        422,
+        "订单已发货，不能以「不想要了(未发货)」申请；请选择七天无理由退货或其他原因。",
+        "The order has shipped: 'changed mind (not shipped)' no longer applies; "
+        "choose the 7-day no-reason return or another reason.",
+    ),
     "deadline_expired": (
         409,
         "该步骤的期限已过（{deadline}），系统将按超时规则处理。",
