@@ -124,6 +124,7 @@ def open_case(
             channel=payload.channel or _default_channel(actor),
             refund_fen=payload.refund_fen,
             external_id=payload.external_id,
+            marketplace_deadline_at=payload.deadline_at,
         )
         return 201, detail_json(request, actor, case.id)
 

@@ -105,6 +105,11 @@ class CaseOpenIn(In):
     channel: ChannelCode | None = None
     refund_fen: Fen | None = None
     external_id: Text(64) = Field("", description="平台售后单号 / marketplace case id")
+    deadline_at: datetime | None = Field(
+        None,
+        description="平台店铺：平台自己的处理期限（如拼多多 expire_time）/ marketplace-mode "
+        "shops: the marketplace's own deadline, which then is the case's clock",
+    )
     lines: list[CaseLineIn] = Field(min_length=1, max_length=MAX_CASE_LINES)
 
     @model_validator(mode="after")

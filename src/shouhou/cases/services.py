@@ -73,8 +73,13 @@ def open_case(
     channel: str = Channel.API,
     refund_fen: int | None = None,
     external_id: str = "",
+    marketplace_deadline_at: datetime | None = None,
 ) -> Case:
-    """Open an after-sales request on an order (PRODUCT.md §2)."""
+    """Open an after-sales request on an order (PRODUCT.md §2).
+
+    In marketplace mode the marketplace's own deadline (Pinduoduo `expire_time`, Taobao
+    `refund_remind_timeout`) is the clock: a connector passes it as marketplace_deadline_at.
+    """
     _require_same_shop(shop, actor)
     if order.shop_id != shop.id:
         raise ShouhouError("not_found", what="订单")
@@ -134,6 +139,8 @@ def open_case(
             updated_at=now,
         )
         _set_deadline(case, order, policy, now)
+        if marketplace_deadline_at is not None:
+            _use_marketplace_deadline(shop, case, marketplace_deadline_at)
         try:
             with transaction.atomic():
                 case.save(force_insert=True)
@@ -147,6 +154,20 @@ def open_case(
         _event(case, actor, step, message=description.strip()[:500])
         _after_step(case, actor, step, event="case_opened")
     return case
+
+
+def _use_marketplace_deadline(shop: Shop, case: Case, at: datetime) -> None:
+    from shouhou.core.models import ShopMode
+
+    if shop.mode != ShopMode.MARKETPLACE:
+        raise ShouhouError(
+            "validation_error",
+            detail="deadline_at 仅用于平台店铺（以平台期限为准） / only for marketplace-mode shops",
+        )
+    if at.tzinfo is None:
+        raise ShouhouError("validation_error", detail="deadline_at 需带时区 / needs a time zone")
+    if case.deadline_action:
+        case.deadline_at = at
 
 
 def _price_lines(
