@@ -174,7 +174,8 @@ def run(quick: bool = False, db: str = "both", repeats: int | None = None) -> di
         schema.create_empty()
         c.child(NAME, {"op": "migrate", "url": schema.url})
         for n in sizes:
-            reps = repeats or (2 if quick else 3 if n >= 1_000_000 else 5)
+            # quick is a smoke run (whole run_all --quick in about a minute): few repeats.
+            reps = repeats or ((2 if n < 100_000 else 1) if quick else 3 if n >= 1_000_000 else 5)
             got = c.child(
                 NAME,
                 {
