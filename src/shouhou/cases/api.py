@@ -33,7 +33,7 @@ from . import evidence as evidence_service
 from . import lifecycle as lc
 from . import selectors, services
 from .actors import Actor
-from .models import Evidence
+from .models import Case, Evidence
 from .schemas import (
     ACTION_BODIES,
     BODY_ERRORS,
@@ -68,9 +68,11 @@ SERVICES: dict[str, Callable[..., Any]] = {
 }
 
 
-def detail_json(request: HttpRequest, actor: Actor, case_id: int) -> dict[str, Any]:
+def detail_json(
+    request: HttpRequest, actor: Actor, case_id: int, *, just_opened: Case | None = None
+) -> dict[str, Any]:
     """The case as this actor sees it, JSON-ready (also what an idempotent replay returns)."""
-    data = selectors.case_detail(actor, case_id, buyer_order_id(request))
+    data = selectors.case_detail(actor, case_id, buyer_order_id(request), just_opened=just_opened)
     for ev in data["evidence"]:
         ev["url"] = evidence_url(case_id, ev["id"])
     return CaseDetailOut.model_validate(data).model_dump(mode="json")
@@ -126,7 +128,7 @@ def open_case(
             external_id=payload.external_id,
             marketplace_deadline_at=payload.deadline_at,
         )
-        return 201, detail_json(request, actor, case.id)
+        return 201, detail_json(request, actor, case.id, just_opened=case)
 
     outcome = idempotency.run_once(
         shop_id=shop.id,
