@@ -140,7 +140,7 @@ def run(quick: bool = False, db: str = "both", runs: int = RUNS) -> dict:
     info = c.machine()
     load_before = c.load_average()
     now = c.now_utc()
-    n = 50_000 if quick else 1_000_000
+    n = 30_000 if quick else 1_000_000
     rows, results = [], []
     for vendor in c.vendors(db):
         target = c.db_for(vendor, f"queue_{n}")

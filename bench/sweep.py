@@ -158,7 +158,7 @@ def run(quick: bool = False, db: str = "both", repeats: int | None = None) -> di
     load_before = c.load_average()
     now = c.now_utc()
     if quick:
-        plan = {"postgresql": [10_000, 50_000], "sqlite": []}
+        plan = {"postgresql": [10_000, 30_000], "sqlite": []}
         baseline_sizes = {10_000}
         variants = VARIANTS[:1]
     else:
