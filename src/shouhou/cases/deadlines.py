@@ -571,38 +571,6 @@ def _after_refund(w: _Work, ctx: _Context, now: datetime) -> None:
 
 
 # --- writing the batch --------------------------------------------------------------------
-UPDATED = (
-    "status",
-    "updated_at",
-    "deadline_at",
-    "deadline_action",
-    "is_open",
-    "closed_at",
-    "auto_agreed_by_timeout",
-    "awaiting_finance",
-    "return_address_id",
-    "flags",
-    "priority",
-    "proposal_kind",
-    "proposal_refund_fen",
-)
-PG_TYPES = {
-    "status": "varchar",
-    "updated_at": "timestamptz",
-    "deadline_at": "timestamptz",
-    "deadline_action": "varchar",
-    "is_open": "boolean",
-    "closed_at": "timestamptz",
-    "auto_agreed_by_timeout": "boolean",
-    "awaiting_finance": "boolean",
-    "return_address_id": "bigint",
-    "flags": "jsonb",
-    "priority": "integer",
-    "proposal_kind": "varchar",
-    "proposal_refund_fen": "bigint",
-}
-
-
 def _write(works: list[_Work], now: datetime) -> None:
     if not works:
         return
