@@ -237,17 +237,7 @@ def _evidence_body_limit() -> int:
 
 
 def _evidence_out(case_id: int, ev: Evidence) -> dict[str, Any]:
-    return {
-        "id": ev.id,
-        "original_name": ev.original_name,
-        "content_type": ev.content_type,
-        "size": ev.size,
-        "sha256": ev.sha256,
-        "note": ev.note,
-        "uploaded_by": ev.uploaded_by,
-        "created_at": ev.created_at,
-        "url": evidence_url(case_id, ev.id),
-    }
+    return {**selectors.evidence_summary(ev), "url": evidence_url(case_id, ev.id)}
 
 
 @router.post(

@@ -386,16 +386,7 @@ def case_detail(
             for cl in CaseLine.objects.filter(case=case).select_related("order_line").order_by("id")
         ],
         "evidence": [
-            {
-                "id": ev.id,
-                "original_name": ev.original_name,
-                "content_type": ev.content_type,
-                "size": ev.size,
-                "sha256": ev.sha256,
-                "note": ev.note,
-                "uploaded_by": ev.uploaded_by,
-                "created_at": ev.created_at,
-            }
+            evidence_summary(ev)
             for ev in ([] if fresh else Evidence.objects.filter(case=case).order_by("id"))
         ],
         "timeline": [_event(ev, buyer) for ev in timeline],
@@ -457,6 +448,19 @@ def case_detail(
             "address": ra.address,
         }
     return out
+
+
+def evidence_summary(ev: Evidence) -> dict[str, Any]:
+    return {
+        "id": ev.id,
+        "original_name": ev.original_name,
+        "content_type": ev.content_type,
+        "size": ev.size,
+        "sha256": ev.sha256,
+        "note": ev.note,
+        "uploaded_by": ev.uploaded_by,
+        "created_at": ev.created_at,
+    }
 
 
 def _one(qs: QuerySet) -> Any:
