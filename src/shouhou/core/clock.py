@@ -11,8 +11,21 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.utils import timezone
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# How merchants write times in seller back-end exports and on the command line.
+LOCAL_FORMATS = (
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y-%m-%d",
+)
 
 _lock = threading.Lock()
 _cache: dict[str, float] = {"offset": 0.0, "read_at": -1e9}
@@ -34,6 +47,19 @@ def _offset_seconds() -> float:
         _cache["offset"] = float(row or 0.0)
         _cache["read_at"] = mono
     return _cache["offset"]
+
+
+def parse_local(text: str) -> datetime:
+    """A wall-clock time as a merchant in China writes it (Asia/Shanghai unless the text
+    carries its own offset). Raises ValueError for anything else."""
+    text = text.strip()
+    for fmt in LOCAL_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=SHANGHAI)
+        except ValueError:
+            continue
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=SHANGHAI)
 
 
 def now() -> datetime:

@@ -17,7 +17,6 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -26,13 +25,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from shouhou.core import clock
 from shouhou.core.errors import ShouhouError
 from shouhou.core.models import Shop
 from shouhou.customers.models import Tier
 from shouhou.orders.models import Channel, OrderStatus
 from shouhou.orders.services import CustomerData, LineData, OrderData, upsert_order
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 # Canonical column → accepted header spellings (English code or the Chinese label).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -91,7 +89,6 @@ STATUS_ALIASES = {
 TRUE = {"1", "true", "yes", "y", "是", "有"}
 FALSE = {"", "0", "false", "no", "n", "否", "无"}
 PHONE_RE = re.compile(r"^\+?[0-9][0-9\- ]{4,19}$")
-DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
 
 
 class RowError(Exception):
@@ -129,19 +126,12 @@ def _int(value: str, column: str, *, minimum: int = 0) -> int:
 
 
 def _when(value: str, column: str) -> datetime | None:
-    text = value.strip()
-    if not text:
+    if not value.strip():
         return None
-    for fmt in DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=SHANGHAI)
-        except ValueError:
-            continue
     try:
-        parsed = datetime.fromisoformat(text)
+        return clock.parse_local(value)
     except ValueError:
         raise RowError(f"{column} 不是合法时间 not a valid time: {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=SHANGHAI)
 
 
 def _bool(value: str, column: str) -> bool:

@@ -9,7 +9,6 @@ shouhou tick --hours 73 --no-sweep      # move the clock only; let `shouhou work
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Max
@@ -22,25 +21,17 @@ from shouhou.cases.deadlines import sweep
 from shouhou.cases.models import Case, TimelineEvent
 from shouhou.core import clock
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
+SHANGHAI = clock.SHANGHAI
 
 
 def parse_local(text: str) -> datetime:
     """A wall-clock time as a merchant in China reads it."""
-    text = text.strip()
-    for fmt in FORMATS:
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=SHANGHAI)
-        except ValueError:
-            continue
     try:
-        parsed = datetime.fromisoformat(text)
+        return clock.parse_local(text)
     except ValueError:
         raise CommandError(
             f'无法识别的时间 {text!r}，请用 "2026-11-30 12:00" 的格式 / use YYYY-MM-DD HH:MM'
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=SHANGHAI)
 
 
 def local(at: datetime | None) -> str:
