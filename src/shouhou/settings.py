@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_htmx",
     "huey.contrib.djhuey",
     "shouhou.core",
     "shouhou.catalog",
@@ -95,6 +96,9 @@ INSTALLED_APPS = [
     "shouhou.orders",
     "shouhou.cases",
     "shouhou.rules",
+    "shouhou.assistant",
+    "shouhou.portal",
+    "shouhou.workbench",
 ]
 
 MIDDLEWARE = [
@@ -106,6 +110,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -122,6 +127,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "shouhou.core.context_processors.staff",
             ]
         },
     }
@@ -143,11 +149,15 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+# Shared page assets (app.css/app.js, vendored htmx and ECharts) live beside settings.py.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
 
 # Uploads: the API refuses bodies over this many bytes with `payload_too_large`.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("SHOUHOU_MAX_BODY", 2 * 1024 * 1024))

@@ -1,0 +1,20 @@
+"""Chinese first, English through the language switch.
+
+Pages keep both wordings side by side where they are written (`{% tr "队列" "Queue" %}`),
+so a template reads in both languages and no catalogue can drift from it; Django's
+LocaleMiddleware and `set_language` pick the language (session/cookie, then
+Accept-Language, then zh-hans).
+"""
+
+from __future__ import annotations
+
+from django.utils import translation
+
+
+def is_english(lang: str | None = None) -> bool:
+    return (lang or translation.get_language() or "zh-hans").lower().startswith("en")
+
+
+def tr(zh: str, en: str, lang: str | None = None) -> str:
+    """The wording for the active language."""
+    return en if is_english(lang) else zh

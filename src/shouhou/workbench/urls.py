@@ -1,0 +1,10 @@
+"""/wb/…: the agent desk (queue, cases, warehouse, finance), shop settings, arbitration."""
+
+from django.urls import include, path
+
+app_name = "wb"
+urlpatterns: list = [
+    path("settings/", include("shouhou.workbench.shopadmin.urls")),
+    path("arbitration/", include("shouhou.workbench.arbiter.urls")),
+    path("", include("shouhou.workbench.desk.urls")),
+]
