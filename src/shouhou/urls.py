@@ -11,6 +11,7 @@ urlpatterns = [
     path("switch-shop/", core_views.switch_shop, name="switch_shop"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("portal/", include("shouhou.portal.urls")),
+    path("help/", include("shouhou.portal.help_urls")),
     path("wb/", include("shouhou.workbench.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
