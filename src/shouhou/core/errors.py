@@ -172,6 +172,32 @@ CATALOG: dict[str, tuple[int, str, str]] = {
         "尝试次数过多，请 {minutes} 分钟后再试。",
         "Too many attempts; try again in {minutes} minutes.",
     ),
+    # Shop settings (team, return addresses).
+    "last_admin": (
+        409,
+        "店铺至少需要一名启用的店长：不能停用或降级最后一名店长。",
+        "The shop needs at least one active admin: the last one cannot be removed or demoted.",
+    ),
+    "cannot_change_self": (
+        409,
+        "不能停用自己或修改自己的角色，请让另一位店长操作。",
+        "You cannot deactivate yourself or change your own role; ask another admin.",
+    ),
+    "already_member": (
+        409,
+        "用户 {username} 已是本店员工。",
+        "User {username} is already a member of this shop.",
+    ),
+    "return_address_default": (
+        409,
+        "默认退货地址不能删除：请先把另一个地址设为默认。",
+        "The default return address cannot be deleted: make another one the default first.",
+    ),
+    "return_address_in_use": (
+        409,
+        "该退货地址正被 {count} 个进行中的售后单使用，不能删除。",
+        "This return address is used by {count} open case(s) and cannot be deleted.",
+    ),
     "internal_error": (
         500,
         "服务器内部错误，请稍后重试；如持续出现请联系管理员。",
