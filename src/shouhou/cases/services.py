@@ -590,6 +590,43 @@ def agree(
     return case
 
 
+def decline_finance_approval(
+    case_id: int, actor: Actor, *, reason: str, expected_version: int | None = None
+) -> Case:
+    """Finance (or the admin) sends a refund above the limit back to the agents unpaid.
+
+    The case stays with the merchant (awaiting_merchant, its deadline running); only the
+    pending approval is withdrawn, with the reason as an internal note.
+    """
+    reason = _required(reason, "驳回理由")[:1000]
+    if actor.role not in {lc.ActorRole.FINANCE, lc.ActorRole.ADMIN}:
+        raise ShouhouError("permission_denied", role=actor.role.value)
+    with transaction.atomic():
+        case = _load_for_update(actor, case_id)
+        _check_version(case, expected_version)
+        if not case.awaiting_finance:
+            status = S(case.status)
+            raise ShouhouError(
+                "action_not_allowed",
+                status=status.value,
+                status_label=lc.STATUS_LABELS[status],
+                action="decline_finance_approval",
+                action_label="驳回退款审批",
+            )
+        case.awaiting_finance = False
+        case.updated_at = clock.now()
+        _save(case)
+        _event(
+            case,
+            actor,
+            action="note",
+            message=f"财务驳回退款审批：{reason}",
+            data={"finance_declined": True, "refund_fen": case.refund_fen},
+            visibility=Visibility.INTERNAL,
+        )
+    return case
+
+
 def _needs_finance(case: Case, actor: Actor) -> bool:
     if case.path not in {"refund_only", "price_protect", "return_refund"}:
         return False
