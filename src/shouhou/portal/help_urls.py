@@ -1,4 +1,8 @@
 from django.urls import path
 
+from . import views
+
 app_name = "help"
-urlpatterns: list = []
+urlpatterns = [
+    path("<slug:shop_code>/", views.help_centre, name="shop"),
+]

@@ -1,2 +1,17 @@
+from django.urls import path
+
+from . import views
+
 app_name = "portal"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.lookup, name="lookup"),
+    path("o/<str:token>/", views.signed_link, name="link"),
+    path("leave/", views.leave, name="leave"),
+    path("order/", views.order, name="order"),
+    path("order/apply/", views.apply, name="apply"),
+    path("case/<int:case_id>/", views.case, name="case"),
+    path("case/<int:case_id>/do/<slug:action>/", views.case_action, name="case_action"),
+    path(
+        "case/<int:case_id>/evidence/<int:evidence_id>/", views.evidence, name="evidence"
+    ),
+]
