@@ -182,9 +182,7 @@ def evidence_file(buyer: PortalBuyer, case_id: int, evidence_id: int):
     from shouhou.cases.models import Evidence
 
     case_selectors.require_case(buyer.actor, case_id, buyer.order.id)
-    return Evidence.objects.filter(
-        pk=evidence_id, case_id=case_id, shop_id=buyer.shop.id
-    ).first()
+    return Evidence.objects.filter(pk=evidence_id, case_id=case_id, shop_id=buyer.shop.id).first()
 
 
 # --- the help centre ----------------------------------------------------------------------
@@ -202,8 +200,14 @@ def duration_text(hours: float) -> str:
 
 
 # The forward moves of a request that goes well, in the order they happen.
-_FORWARD = (A.AGREE, A.SHIP_RETURN, A.CONFIRM_RECEIPT, A.SHIP_REPLACEMENT, A.CONFIRM_DELIVERY,
-            A.CONFIRM_REFUND)
+_FORWARD = (
+    A.AGREE,
+    A.SHIP_RETURN,
+    A.CONFIRM_RECEIPT,
+    A.SHIP_REPLACEMENT,
+    A.CONFIRM_DELIVERY,
+    A.CONFIRM_REFUND,
+)
 
 
 def process_steps(case_type: str, policy: ShopPolicy) -> list[dict[str, Any]]:
@@ -271,9 +275,7 @@ def help_centre(shop: Shop) -> dict[str, Any]:
             "退货运费由买家承担；订单含运费险的，由运费险理赔。",
             "The buyer pays the return postage; shipping insurance on the order covers it.",
         ),
-        PostagePayer.SHOP: tr(
-            "退货运费由商家承担。", "The shop pays the return postage."
-        ),
+        PostagePayer.SHOP: tr("退货运费由商家承担。", "The shop pays the return postage."),
         PostagePayer.BY_REASON: tr(
             "因质量问题、破损、错发等商家原因退货，运费由商家承担；无理由退货的运费由买家承担"
             "（订单含运费险的，由运费险理赔）。",
@@ -284,9 +286,7 @@ def help_centre(shop: Shop) -> dict[str, Any]:
     }.get(payer, "")
     faq: list[dict[str, Any]] = []
     by_cat: dict[str, list[FaqEntry]] = {}
-    for entry in FaqEntry.objects.filter(shop=shop, is_published=True).order_by(
-        "position", "id"
-    ):
+    for entry in FaqEntry.objects.filter(shop=shop, is_published=True).order_by("position", "id"):
         by_cat.setdefault(entry.category, []).append(entry)
     for cat in FaqCategory:
         if cat.value in by_cat:

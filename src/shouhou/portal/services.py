@@ -93,9 +93,7 @@ def _store(
     return stored
 
 
-def open_request(
-    buyer: PortalBuyer, form: RequestForm, files: Sequence[UploadedFile] = ()
-) -> Case:
+def open_request(buyer: PortalBuyer, form: RequestForm, files: Sequence[UploadedFile] = ()) -> Case:
     """Open the buyer's request and store its photos, all or nothing.
 
     The files are checked first, so a refused photo means no case is opened; the case and

@@ -55,9 +55,7 @@ def buyer_for(shop_id: int, customer_id: int, order_id: int) -> PortalBuyer | No
     )
     if order is None:
         return None
-    actor = Actor(
-        role=ActorRole.BUYER, shop_id=shop_id, customer_id=customer_id, label="买家"
-    )
+    actor = Actor(role=ActorRole.BUYER, shop_id=shop_id, customer_id=customer_id, label="买家")
     return PortalBuyer(shop=order.shop, order=order, actor=actor)
 
 

@@ -11,7 +11,5 @@ urlpatterns = [
     path("order/apply/", views.apply, name="apply"),
     path("case/<int:case_id>/", views.case, name="case"),
     path("case/<int:case_id>/do/<slug:action>/", views.case_action, name="case_action"),
-    path(
-        "case/<int:case_id>/evidence/<int:evidence_id>/", views.evidence, name="evidence"
-    ),
+    path("case/<int:case_id>/evidence/<int:evidence_id>/", views.evidence, name="evidence"),
 ]

@@ -78,7 +78,7 @@ def _text(value: str | None, what: str, limit: int = MAX_TEXT) -> str:
 
 
 def _fen(value: str | None) -> int | None:
-    """"12.5" (yuan, as buyers type it) → 1250 fen; blank → None."""
+    """ "12.5" (yuan, as buyers type it) → 1250 fen; blank → None."""
     text = (value or "").strip().replace("¥", "").replace(",", "")
     if not text:
         return None
@@ -108,8 +108,7 @@ def _file_refused(request: HttpRequest, exc: services.FileRefused) -> None:
     else:
         text = tr(
             f"文件「{exc.name}」无法使用：{error_text(exc.error)} 申请未提交。",
-            f"The file “{exc.name}” cannot be used: {error_text(exc.error)} "
-            "Nothing was submitted.",
+            f"The file “{exc.name}” cannot be used: {error_text(exc.error)} Nothing was submitted.",
         )
     messages.error(request, text, extra_tags=exc.error.code)
 
@@ -123,8 +122,10 @@ def lookup(request: HttpRequest) -> HttpResponse:
     }
     if request.method == "POST":
         last4 = request.POST.get("phone_last4", "").strip()
-        if not values["shop"] or not values["order_no"] or not (
-            len(last4) == 4 and last4.isascii() and last4.isdigit()
+        if (
+            not values["shop"]
+            or not values["order_no"]
+            or not (len(last4) == 4 and last4.isascii() and last4.isdigit())
         ):
             messages.error(
                 request,
@@ -157,9 +158,7 @@ def lookup(request: HttpRequest) -> HttpResponse:
                 shop_id, customer_id = Order.objects.filter(pk=order_id).values_list(
                     "shop_id", "customer_id"
                 )[0]
-                session.start(
-                    request, shop_id=shop_id, customer_id=customer_id, order_id=order_id
-                )
+                session.start(request, shop_id=shop_id, customer_id=customer_id, order_id=order_id)
                 return redirect("portal:order")
     return render(
         request,
@@ -198,9 +197,7 @@ def leave(request: HttpRequest) -> HttpResponse:
 @require_GET
 def order(request: HttpRequest) -> HttpResponse:
     buyer = _buyer(request)
-    return render(
-        request, "portal/order.html", {"buyer": buyer, **selectors.order_page(buyer)}
-    )
+    return render(request, "portal/order.html", {"buyer": buyer, **selectors.order_page(buyer)})
 
 
 def _request_form(request: HttpRequest) -> services.RequestForm:
@@ -275,9 +272,7 @@ def apply(request: HttpRequest) -> HttpResponse:
     else:
         token = services.issue_form_token(request.session)
     post = request.POST if request.method == "POST" else None
-    chosen = {
-        int_or_none(v) for v in (post.getlist("line") if post else [])
-    } - {None}
+    chosen = {int_or_none(v) for v in (post.getlist("line") if post else [])} - {None}
     form = selectors.apply_form(buyer)
     for line in form["lines"]:
         line["checked"] = line["id"] in chosen if post else len(form["lines"]) == 1
