@@ -64,10 +64,20 @@ def _member(shop: Shop, member_id: int, *, lock: bool = False) -> StaffMember:
 
 
 def _role(value: str) -> Role:
+    """A role a shop admin may give. Arbiters are the platform's people, never the shop's
+    (a shop naming its own arbiter would rule on its own disputes)."""
     try:
-        return Role(value)
+        role = Role(value)
     except ValueError:
         raise _invalid(f"未知角色 {value!r}", f"unknown role {value!r}") from None
+    if role == Role.ARBITER:
+        raise _invalid("平台小二由平台指派，店铺不能设置", "arbiters are appointed by the platform")
+    return role
+
+
+def _not_platform(member: StaffMember) -> None:
+    if member.role == Role.ARBITER:
+        raise _invalid("平台小二由平台管理，店铺不能修改", "arbiters are managed by the platform")
 
 
 def _other_active_admins(shop: Shop, member: StaffMember) -> int:
@@ -134,6 +144,7 @@ def change_role(shop: Shop, actor: Actor, member_id: int, role: str) -> StaffMem
         member = _member(shop, member_id, lock=True)
         if member.id == actor.staff_id:
             raise ShouhouError("cannot_change_self")
+        _not_platform(member)
         if member.role == role:
             return member
         if (
@@ -162,6 +173,7 @@ def set_staff_active(shop: Shop, actor: Actor, member_id: int, active: bool) -> 
         member = _member(shop, member_id, lock=True)
         if member.id == actor.staff_id:
             raise ShouhouError("cannot_change_self")
+        _not_platform(member)
         if member.is_active == active:
             return member
         if not active and member.role == Role.ADMIN and not _other_active_admins(shop, member):
