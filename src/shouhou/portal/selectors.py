@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, Exists, OuterRef, Q, Sum
+from django.conf import settings
+from django.db.models import Avg, Count, Exists, OuterRef, Q
 from django.urls import reverse
 
 from shouhou.assistant.models import FaqCategory, FaqEntry
@@ -155,7 +156,12 @@ def apply_form(buyer: PortalBuyer) -> dict[str, Any]:
         "reasons": [(r, by_reason[r]) for r in by_reason],
         "types": types,
         "max_files": policy.max_evidence_files,
+        "max_mb": max_file_mb(),
     }
+
+
+def max_file_mb() -> str:
+    return f"{settings.SHOUHOU_MAX_EVIDENCE_BYTES / (1024 * 1024):g}"
 
 
 # --- a case -------------------------------------------------------------------------------
@@ -314,9 +320,3 @@ def help_centre(shop: Shop) -> dict[str, Any]:
         "faq": faq,
         "rating": _rating(shop),
     }
-
-
-def refunded_total(buyer: PortalBuyer) -> int:
-    return (
-        buyer.order.lines.filter(shop_id=buyer.shop.id).aggregate(t=Sum("refunded_fen"))["t"] or 0
-    )

@@ -13,7 +13,6 @@ from decimal import Decimal, InvalidOperation
 from functools import wraps
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -98,8 +97,7 @@ def _fen(value: str | None) -> int | None:
 
 def _file_refused(request: HttpRequest, exc: services.FileRefused) -> None:
     if exc.error.code == "payload_too_large":
-        mb = settings.SHOUHOU_MAX_EVIDENCE_BYTES / (1024 * 1024)
-        limit = f"{mb:g} MB"
+        limit = f"{selectors.max_file_mb()} MB"
         text = tr(
             f"文件「{exc.name}」太大（上限 {limit}），请压缩后重新上传。申请未提交。",
             f"The file “{exc.name}” is too large (limit {limit}); shrink it and try again. "
