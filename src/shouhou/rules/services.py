@@ -105,7 +105,7 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
 OP_LABELS: dict[str, tuple[str, str]] = {
     "eq": ("等于", "equals"),
     "ne": ("不等于", "not equal"),
-    "in": ("属于(逗号分隔)", "one of (comma separated)"),
+    "in": ("属于", "one of"),
     "not_in": ("不属于", "none of"),
     "lt": ("小于", "less than"),
     "lte": ("不超过", "at most"),

@@ -11,6 +11,7 @@ from django.http import QueryDict
 from shouhou.assistant.models import CannedReply, FaqCategory, FaqEntry
 from shouhou.assistant.services import REPLY_VARIABLES
 from shouhou.cases import lifecycle as lc
+from shouhou.cases import wording
 from shouhou.cases.models import Case, PostagePayer, ReturnAddress, ShopPolicy, TimelineEvent
 from shouhou.cases.policies import current_policy, deadline_label
 from shouhou.core import clock
@@ -124,8 +125,24 @@ def describe(cond: dict) -> str:
         cond.get("field"), (cond.get("field"), cond.get("field"))
     )
     op = rule_services.OP_LABELS.get(cond.get("op"), (cond.get("op"), cond.get("op")))
-    value = rule_services.value_text(cond)
-    return f"{tr(*field)} {tr(*op)} {value}".strip()
+    kind = CODE_KINDS.get(cond.get("field"))
+    value = cond.get("value")
+    if kind and isinstance(value, list):
+        shown = "、".join(wording.label(kind, str(v)) for v in value)
+    elif kind and isinstance(value, str):
+        shown = wording.label(kind, value)
+    else:
+        shown = rule_services.value_text(cond)
+    return f"{tr(*field)} {tr(*op)} {shown}".strip()
+
+
+# Fields whose values are lifecycle codes, shown with their labels.
+CODE_KINDS = {
+    "case.type": "type",
+    "case.path": "type",
+    "case.reason": "reason",
+    "case.status": "status",
+}
 
 
 ACTION_NAMES = {
