@@ -38,6 +38,9 @@ run: $(STAMP)
 	$(BIN)/shouhou demo --if-empty
 	@echo
 	@if [ -f "$$SHOUHOU_DATA_DIR/demo-credentials.txt" ]; then cat "$$SHOUHOU_DATA_DIR/demo-credentials.txt"; echo; fi
+	@echo "  员工登录 staff:  http://$(HOST):$(PORT)/login/"
+	@echo "  买家门户 buyers: http://$(HOST):$(PORT)/portal/"
+	@echo "  帮助中心 help:   http://$(HOST):$(PORT)/help/yuexiang/"
 	@echo "  后台 admin:      http://$(HOST):$(PORT)/admin/"
 	@echo "  API 文档 docs:   http://$(HOST):$(PORT)/api/v1/docs"
 	@echo
