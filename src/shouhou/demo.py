@@ -27,6 +27,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from shouhou.assistant.models import CannedReply, FaqEntry
 from shouhou.cases import lifecycle as lc
 from shouhou.cases import services
 from shouhou.cases.actors import Actor
@@ -710,6 +711,7 @@ class _Builder:
         for ctx in (main, second):
             install_templates(ctx.shop)
             set_template_enabled(ctx.shop, "vip_priority", True)
+            _seed_knowledge(ctx.shop)
         _, secret = ApiKey.issue(main.shop, "演示对接 demo integration")
         result.api_key = secret
 
@@ -1195,3 +1197,187 @@ def _write_credentials(api_key: str) -> Path:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines))
     return path
+
+
+# --- the shops' knowledge: FAQ (help centre, assistant) and canned replies ---------------
+# (category, question, answer, other phrasings)
+DEMO_FAQ: list[tuple[str, str, str, str]] = [
+    (
+        "policy",
+        "支持七天无理由退货吗？",
+        "支持。签收后 7 天内，商品及包装完好、不影响二次销售，可申请七天无理由退货或换货。"
+        "定制类、已拆封的贴身用品和食品等特殊商品除外，详情以商品页说明为准。",
+        "七天无理由\n7天可以退吗\n不喜欢能退吗",
+    ),
+    (
+        "policy",
+        "售后期是多久？",
+        "签收后 15 天内可以申请售后（七天无理由为签收后 7 天内）。质量问题在售后期内可申请退货退款、换货或维修。",
+        "多久内可以申请售后\n过了几天还能退吗",
+    ),
+    (
+        "policy",
+        "退货运费谁承担？",
+        "质量问题、错发漏发由商家承担退货运费；七天无理由退货由买家承担。订单带运费险的，"
+        "退货运费由运费险理赔，寄回后自动赔付到您的账户。",
+        "运费谁出\n退货邮费\n运费险怎么用",
+    ),
+    (
+        "process",
+        "怎么申请退货退款？",
+        "在订单页点击「申请售后」，选择要退的商品和数量、售后类型和原因，上传照片凭证后提交。"
+        "商家同意后会给出退货地址，您寄回并填写快递单号即可。",
+        "怎么退货\n在哪里申请售后\n退货流程",
+    ),
+    (
+        "process",
+        "商家多久处理我的申请？",
+        "商家会在 72 小时内处理（未发货的仅退款 24 小时内）。超时未处理的，系统将自动同意您的申请。",
+        "多久审核\n为什么还没处理\n商家不理我",
+    ),
+    (
+        "process",
+        "商家拒绝了我的申请怎么办？",
+        "您可以根据拒绝理由修改申请后重新提交，或补充凭证后申请平台介入，由平台客服（小二）核实并裁定。"
+        "拒绝后 5 天内未处理的，售后单将自动关闭。",
+        "被拒绝了\n申请平台介入\n不同意退款怎么办",
+    ),
+    (
+        "process",
+        "寄回商品时需要注意什么？",
+        "请保持商品、配件、赠品及包装齐全，在包裹内附上写有订单号的纸条；寄出后 7 天内在售后单中填写快递公司和单号，"
+        "以免售后单超时关闭。请勿使用到付。",
+        "退货要注意什么\n寄回去要写什么\n可以到付吗",
+    ),
+    (
+        "refund",
+        "退款多久到账？",
+        "商家确认收货（或同意仅退款）后立即发起退款，原路退回：余额即时到账，银行卡一般 1–3 个工作日，"
+        "信用卡以发卡行为准。",
+        "钱什么时候退回来\n退款没收到\n退款到哪里",
+    ),
+    (
+        "refund",
+        "没收到货可以直接退款吗？",
+        "订单未发货可直接申请仅退款；已发货但物流长时间未更新的，请先联系客服核实物流，确认丢件后为您补寄或退款。",
+        "还没发货能退吗\n快递丢了\n没收到货",
+    ),
+    (
+        "refund",
+        "可以只退一部分钱吗？",
+        "可以。商品有轻微瑕疵但不影响使用的，您可以在申请中填写期望退款金额，商家也可能提出部分退款方案供您确认。",
+        "部分退款\n不退货只退差价\n补偿一点钱",
+    ),
+    (
+        "exchange",
+        "尺码不合适可以换吗？",
+        "可以。签收后 7 天内申请换货，选择原因「尺寸/规格不符」，寄回后商家会为您发出新尺码。库存不足时可改为退货退款。",
+        "换尺码\n大了小了怎么办\n换个颜色",
+    ),
+    (
+        "exchange",
+        "商品坏了可以维修吗？",
+        "售后期内的质量问题可申请维修，寄回后商家检测维修并寄回给您，来回运费由商家承担。",
+        "保修\n坏了怎么办\n能修吗",
+    ),
+    (
+        "shipping",
+        "下单后多久发货？",
+        "现货商品一般在付款后 48 小时内发货，预售商品以商品页写明的时间为准。大促期间可能顺延，请以订单页物流信息为准。",
+        "什么时候发货\n催发货\n怎么还没发",
+    ),
+    (
+        "invoice",
+        "可以开发票吗？",
+        "可以。确认收货后在订单页申请电子发票，支持个人和企业抬头，一般 1–3 个工作日开具；已全额退款的订单不能开票。",
+        "开票\n发票怎么开\n要发票",
+    ),
+    (
+        "promotion",
+        "退货后优惠券会退回吗？",
+        "整单退款时，未过期的店铺优惠券会退回您的账户；部分退款按商品分摊的优惠金额扣减后退款，优惠券不退回。",
+        "优惠券退吗\n用了券怎么退\n满减退货",
+    ),
+]
+
+# (title, body, case types it suits, statuses it suits)
+DEMO_CANNED: list[tuple[str, str, list[str], list[str]]] = [
+    (
+        "问候并确认已收到申请",
+        "{buyer} 您好，{shop} 已收到您的售后申请 {case_no}（订单 {order_no}），我们会尽快处理，"
+        "请留意售后单进度。",
+        [],
+        ["awaiting_merchant", "submitted"],
+    ),
+    (
+        "同意退货，告知退货地址",
+        "{buyer} 您好，您的退货申请已同意。请在 {deadline} 前将商品寄回：{return_address}。"
+        "寄出后请在售后单中填写快递单号，谢谢！",
+        ["return_refund", "exchange", "repair"],
+        ["awaiting_buyer_return"],
+    ),
+    (
+        "退款已发起",
+        "{buyer} 您好，售后单 {case_no} 的退款 {refund} 已原路退回，一般 1–3 个工作日到账，请注意查收。",
+        ["refund_only", "return_refund", "price_protect"],
+        ["refunding", "completed"],
+    ),
+    (
+        "催促寄回商品",
+        "{buyer} 您好，售后单 {case_no} 还在等待您寄回商品，请在 {deadline} 前寄出并填写快递单号，"
+        "超时售后单将自动关闭哦。",
+        ["return_refund", "exchange", "repair"],
+        ["awaiting_buyer_return"],
+    ),
+    (
+        "已收到退货，正在验货",
+        "{buyer} 您好，我们已收到您寄回的包裹（运单 {tracking}），仓库正在验货，验货通过后立即为您处理。",
+        ["return_refund", "exchange", "repair"],
+        ["awaiting_merchant_receipt"],
+    ),
+    (
+        "换货/补寄已发出",
+        "{buyer} 您好，您的换货/补寄商品已发出，运单号 {tracking}，请注意查收，收到后在售后单中确认收货即可。",
+        ["exchange", "reship", "repair"],
+        ["awaiting_buyer_receipt"],
+    ),
+    (
+        "请补充凭证",
+        "{buyer} 您好，为了尽快处理售后单 {case_no}，麻烦您补充商品问题部位的清晰照片（含外包装和快递面单），谢谢配合！",
+        [],
+        ["awaiting_merchant", "in_arbitration"],
+    ),
+    (
+        "处理结果与致歉",
+        "{buyer} 您好，给您带来不便非常抱歉。售后单 {case_no} 当前状态：{status}。如有其他问题随时联系 {shop} 客服。",
+        [],
+        [],
+    ),
+]
+
+
+def _seed_knowledge(shop: Shop) -> None:
+    """A default FAQ and canned replies, so the help centre and the desk are not empty."""
+    FaqEntry.objects.bulk_create(
+        FaqEntry(
+            shop=shop,
+            category=category,
+            question=question,
+            answer=answer,
+            keywords=keywords,
+            is_published=True,
+            position=(i + 1) * 10,
+        )
+        for i, (category, question, answer, keywords) in enumerate(DEMO_FAQ)
+    )
+    CannedReply.objects.bulk_create(
+        CannedReply(
+            shop=shop,
+            title=title,
+            body=body,
+            case_types=types,
+            statuses=statuses,
+            position=(i + 1) * 10,
+        )
+        for i, (title, body, types, statuses) in enumerate(DEMO_CANNED)
+    )
