@@ -27,7 +27,7 @@ def test_three_refunds_agreed_one_exchange_and_a_foreign_id_refused(shop, other_
     assert Case.objects.get(pk=theirs.id).status == "awaiting_merchant"
     body = response.content.decode()
     assert 'data-testid="bulk-summary"' in body
-    assert "已同意 3" in body and "未处理 2" in body
+    assert "已同意 3" in body and "未同意 2" in body
     assert exchange.number in body and "「换货」类型的售后单不能执行" in body
     assert f"售后单 #{theirs.id}不存在" in body and theirs.number not in body
     # The summary is shown once, not on every later visit.

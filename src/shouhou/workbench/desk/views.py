@@ -86,7 +86,8 @@ def queue(request: HttpRequest) -> HttpResponse:
         "types": list(lc.CaseType),
         "reasons": list(lc.Reason),
         "priorities": [(k, tr(*v)) for k, v in PRIORITY_LABELS.items()],
-        "bulk": request.session.pop(BULK_KEY, None),
+        # An htmx refresh swaps the table only; the summary waits for a full page.
+        "bulk": None if request.headers.get("HX-Request") else request.session.pop(BULK_KEY, None),
         "next_query": f"{form.query}&cursor={page.next_cursor}".lstrip("&")
         if page.next_cursor
         else "",
@@ -165,12 +166,16 @@ def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
     for ev in detail["timeline"]:
         ev["internal"] = ev["visibility"] == "internal"
         ev["changes_status"] = ev["from_status"] != ev["to_status"] and ev["to_status"]
+    order = selectors.order_summary(request.shop.id, detail["order_id"])
+    order["status_label"] = _bilingual(order["status_label"])
+    archive = customer_selectors.archive(request.shop.id, detail["customer"]["id"])
+    archive["tier_label"] = _bilingual(archive["tier_label"])
     context = {
         "case": detail,
         "allowed": allowed,
         "desk_role": desk_role,
-        "order": selectors.order_summary(request.shop.id, detail["order_id"]),
-        "archive": customer_selectors.archive(request.shop.id, detail["customer"]["id"]),
+        "order": order,
+        "archive": archive,
         "replies": replies.ranked_for_case(request.shop, detail, lang=_lang())
         if desk_role and "note" in allowed
         else [],
@@ -300,7 +305,9 @@ ROLE_ACTIONS = {
 HOME_PAGE = {Role.FINANCE: "/wb/finance/"}
 
 
-def _success_text(action: str, result: Any) -> str:
+def _success_text(action: str, result: Any, role: str) -> str:
+    if action == "agree" and role == Role.FINANCE:
+        return tr("已批准退款", "Refund approved")
     if action == "agree" and getattr(result, "awaiting_finance", False):
         return tr(
             "退款金额超过审批额度，已提交财务审批", "Above the approval limit: sent to finance"
@@ -335,7 +342,7 @@ def act(request: HttpRequest, case_id: int, action: str) -> HttpResponse:
 
     attempt(request, run)
     if result:
-        messages.success(request, _success_text(action, result[0] if result else None))
+        messages.success(request, _success_text(action, result[0], role))
     fallback = HOME_PAGE.get(role, f"/wb/cases/{case_id}/")
     return HttpResponseRedirect(safe_next(request, fallback))
 
