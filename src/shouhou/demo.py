@@ -38,7 +38,7 @@ from shouhou.catalog.models import Product, Sku, Supplier
 from shouhou.core import clock
 from shouhou.core.errors import ShouhouError
 from shouhou.core.models import ApiKey, Platform, Role, Shop, ShopMode, StaffMember
-from shouhou.orders.models import Channel, OrderLine, OrderStatus
+from shouhou.orders.models import Channel, Order, OrderLine, OrderStatus
 from shouhou.orders.services import CustomerData, LineData, OrderData, upsert_order
 from shouhou.rules.services import install_templates, set_template_enabled
 
@@ -633,7 +633,7 @@ def build_demo(
     builder = _Builder(random.Random(seed), clock.now(), log)
     with transaction.atomic():
         result = builder.build(orders)
-    result.credentials_path = _write_credentials(result.api_key)
+    result.credentials_path = _write_credentials(result.api_key, _buyer_samples())
     result.seconds = time.perf_counter() - started
     return result
 
@@ -1172,13 +1172,39 @@ def _last_double_eleven(now: datetime) -> datetime | None:
     return day if local - day <= timedelta(days=58) else None
 
 
-def _write_credentials(api_key: str) -> Path:
+def _buyer_samples() -> list[tuple[str, Order, str]]:
+    """Orders a visitor can try the buyer portal with: one with nothing open, one waiting."""
+    shop = Shop.objects.get(code=MAIN_CODE)
+    samples: list[tuple[str, Order, str]] = []
+    fresh = (
+        Order.objects.filter(shop=shop, status=OrderStatus.DELIVERED)
+        .exclude(id__in=Case.objects.filter(shop=shop).values("order_id"))
+        .select_related("customer")
+        .order_by("-delivered_at")
+        .first()
+    )
+    if fresh is not None:
+        samples.append(("可申请售后 ready for a new request", fresh, ""))
+    waiting = (
+        Case.objects.filter(shop=shop, status=S.AWAITING_BUYER_RETURN)
+        .select_related("order__customer")
+        .order_by("deadline_at")
+        .first()
+    )
+    if waiting is not None and waiting.order_id not in {o.id for _, o, _ in samples}:
+        samples.append(("待买家退货 waiting for the buyer's return", waiting.order, waiting.number))
+    return samples
+
+
+def _write_credentials(api_key: str, buyers: list[tuple[str, Order, str]] = ()) -> Path:
+    from shouhou.portal.links import order_link
+
     path = credentials_path()
     width = max(len(username) for username, *_ in ACCOUNTS)
     lines = [
         "shouhou 演示账号 demo logins",
         f"生成于 generated {timezone.localtime(timezone.now()):%Y-%m-%d %H:%M} (Asia/Shanghai)",
-        "登录 log in at http://127.0.0.1:8000/admin/ · API docs http://127.0.0.1:8000/api/v1/docs",
+        "员工登录 staff log in at http://127.0.0.1:8000/login/ · API docs http://127.0.0.1:8000/api/v1/docs",
         "",
     ]
     for username, password, role, display, shops in ACCOUNTS:
@@ -1190,6 +1216,19 @@ def _write_credentials(api_key: str) -> Path:
         f"API key for 悦享生活旗舰店 ({MAIN_CODE}) — shown once, store it safely:",
         f"  {api_key}",
         f'  curl -H "Authorization: Bearer {api_key}" http://127.0.0.1:8000/api/v1/cases',
+        "",
+        "买家门户 buyer portal — http://127.0.0.1:8000/portal/?shop=" + MAIN_CODE,
+        "  (order no. + last 4 phone digits, or the signed link, valid 30 days)",
+    ]
+    for what, order, case_no in buyers:
+        digits = order.customer.phone_last4 or (order.receiver_phone or "")[-4:]
+        lines.append(
+            f"  {what}: order {order.external_id}, phone …{digits}"
+            + (f", case {case_no}" if case_no else "")
+        )
+        lines.append(f"    http://127.0.0.1:8000{order_link(order)}")
+    lines += [
+        f"帮助中心 help centre — http://127.0.0.1:8000/help/{MAIN_CODE}/",
         "",
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
