@@ -214,3 +214,34 @@ def test_internal_note_canned_reply_and_evidence_viewer(
     reply.refresh_from_db()
     assert reply.times_used == 1
     assert TimelineEvent.objects.get(case=case, action="reply").visibility == "public"
+
+
+def test_warehouse_and_finance_pages_at_phone_width_and_in_english(db, shop, open_page, shot):
+    update_policy(shop, finance_approval_limit_fen=3000)
+    make_staff(shop, "admin", username="dianzhang")
+    ret = open_case(shop, "return_refund")
+    services.agree(ret.id, staff_actor(shop, "admin"))
+    services.ship_return(ret.id, buyer(ret.order), carrier="中通快递", tracking_no="ZT7788990011")
+    reship = open_case(shop, "reship")
+    services.agree(reship.id, staff_actor(shop, "admin"))
+    big = open_case(shop, "refund_only")
+    services.agree(big.id, staff_actor(shop, "agent"))  # above the limit: to finance
+    paid = open_case(shop, "refund_only", refund_fen=1000)
+    services.agree(paid.id, staff_actor(shop, "admin"))
+    page = open_page(phone=True)
+    login(page, "dianzhang")  # the admin sees every desk page
+    shot(page, "queue-admin-phone")
+    page.goto("/wb/warehouse/")
+    page.click(f"[data-testid=fail-open-{ret.number}]")
+    shot(page, "warehouse-phone")
+    page.goto("/wb/finance/")
+    assert page.locator(f"[data-testid=approval-{big.number}]").count() == 1
+    assert page.locator(f"[data-testid=refunding-{paid.number}]").count() == 1
+    shot(page, "finance-phone")
+    page.click("[data-testid=lang-en]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("h1").inner_text() == "Finance approvals"
+    shot(page, "finance-phone-en")
+    page.goto("/wb/")
+    assert "Agree selected" in page.locator("[data-testid=bulk-agree]").inner_text()
+    shot(page, "queue-phone-en")
