@@ -77,6 +77,7 @@ def test_rating_summary(client, shop, other_shop):
 
 
 def test_help_in_english(client, shop):
-    response = client.get(f"/help/{shop.code}/", HTTP_ACCEPT_LANGUAGE="en")
+    client.cookies["django_language"] = "en"  # what the language switch sets
+    response = client.get(f"/help/{shop.code}/")
     html = response.content.decode()
     assert "Return policy" in html and "How it works" in html

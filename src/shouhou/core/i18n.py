@@ -1,9 +1,9 @@
 """Chinese first, English through the language switch.
 
 Pages keep both wordings side by side where they are written (`{% tr "队列" "Queue" %}`),
-so a template reads in both languages and no catalogue can drift from it; Django's
-LocaleMiddleware and `set_language` pick the language (session/cookie, then
-Accept-Language, then zh-hans).
+so a template reads in both languages and no catalogue can drift from it. Pages are
+Chinese unless the visitor used the switch (Django's `set_language` cookie); the API
+follows Accept-Language (core/middleware.py).
 """
 
 from __future__ import annotations
