@@ -134,3 +134,10 @@ def test_template_tags_render_money_labels_and_a_live_countdown(db):
 def test_money_filter_handles_big_negative_and_missing_amounts():
     t = Template("{% load shouhou %}{{ a|fen }} {{ b|fen }} {{ c|fen }}")
     assert t.render(Context({"a": 123456789, "b": -5, "c": None})) == "¥1,234,567.89 -¥0.05 —"
+
+
+def test_every_timeout_outcome_has_english_words():
+    for rule in lc.DEADLINES.values():
+        en = wording.outcome(rule.label, "en")
+        assert en.isascii() and en.startswith("if not"), (rule.label, en)
+        assert wording.outcome(rule.label, "zh-hans") == rule.label

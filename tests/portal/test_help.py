@@ -81,3 +81,4 @@ def test_help_in_english(client, shop):
     response = client.get(f"/help/{shop.code}/")
     html = response.content.decode()
     assert "Return policy" in html and "How it works" in html
+    assert "agreed automatically" in html and "超时将自动同意" not in html

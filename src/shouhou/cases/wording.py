@@ -204,6 +204,13 @@ _OUTCOME_EN = {
 }
 
 
+def outcome(deadline_label: str, lang: str | None = None) -> str:
+    """What happens when the time runs out, e.g. 超时将自动同意 / if not, … agreed automatically."""
+    if not is_english(lang):
+        return deadline_label
+    return _OUTCOME_EN.get(deadline_label, deadline_label)
+
+
 def next_step(
     status: str,
     deadline_at: datetime | None,
@@ -228,8 +235,7 @@ def next_step(
         late = duration_words(-left, lang)
         return f"Overdue by {late}" if en else f"已超时 {late}"
     words = (en_text if en else zh_text).format(d=duration_words(left, lang))
-    if deadline_label:
-        outcome = _OUTCOME_EN.get(deadline_label, "") if en else deadline_label
-        if outcome:
-            words += f"; {outcome}" if en else f"，{outcome}"
+    then = outcome(deadline_label, lang)
+    if then:
+        words += f"; {then}" if en else f"，{then}"
     return words

@@ -17,6 +17,7 @@ from django.urls import reverse
 from shouhou.assistant.models import FaqCategory, FaqEntry
 from shouhou.cases import lifecycle as lc
 from shouhou.cases import selectors as case_selectors
+from shouhou.cases import wording
 from shouhou.cases.models import (
     Case,
     CaseLine,
@@ -230,7 +231,7 @@ def process_steps(case_type: str, policy: ShopPolicy) -> list[dict[str, Any]]:
                 "status": status.value,
                 "hours": _hours(policy, key) if key else None,
                 "within": duration_text(_hours(policy, key)) if key else "",
-                "outcome": rule.label if rule and rule.action != A.ALERT else "",
+                "outcome": wording.outcome(rule.label) if rule and rule.action != A.ALERT else "",
             }
         )
         if status in lc.TERMINAL:
