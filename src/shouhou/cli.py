@@ -16,6 +16,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("tick", "tick", "拨动应用时钟并执行超时动作 · move the app clock, apply due deadlines"),
     ("demo", "demo", "载入演示店铺 · load the demo shop (--reset to rebuild)"),
     ("import-orders", "import_orders", "从 CSV 导入订单 · import orders from a CSV file"),
+    ("assistant", "assistant", "智能客服模型 · assistant models: classify, eval, train"),
     ("migrate", "migrate", "建表/升级数据库 · create or upgrade the database"),
     ("createsuperuser", "createsuperuser", "创建超级管理员 · create a Django superuser"),
     ("manage", "", "任意 Django 管理命令 · any Django management command (shell, check…)"),

@@ -160,15 +160,25 @@ class LinearModel:
             len(texts),
         )
 
-    def proba(self, texts: list[str]) -> np.ndarray:
-        """(n, n_classes) probabilities of normalised texts, columns in `classes` order."""
-        z = self.decision(texts)
-        if self.binary:
+    def decision_matrix(self, X) -> np.ndarray:
+        """Decision values of a CSR matrix made by `featurizer.matrix` (evaluation)."""
+        return np.asarray(X[:, self.indices] @ self.weights, np.float64) + self.intercept
+
+    @staticmethod
+    def _to_proba(z: np.ndarray, binary: bool) -> np.ndarray:
+        if binary:
             p1 = 1.0 / (1.0 + np.exp(-np.clip(z[:, 0], -50, 50)))
             return np.column_stack([1.0 - p1, p1])
         z = z - z.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
+
+    def proba_matrix(self, X) -> np.ndarray:
+        return self._to_proba(self.decision_matrix(X), self.binary)
+
+    def proba(self, texts: list[str]) -> np.ndarray:
+        """(n, n_classes) probabilities of normalised texts, columns in `classes` order."""
+        return self._to_proba(self.decision(texts), self.binary)
 
     def predict(self, texts: list[str]) -> list[str]:
         p = self.proba(texts)

@@ -331,10 +331,15 @@ def train(
     only: str | None = None,
     reviews_path: Path | None = None,
     intent_corrections: list[Correction] | None = None,
+    faq_to: Path | None = None,
     log=print,
 ) -> dict[str, Any]:
     """Train the models (`only` one task, else all) into out_dir and return what was done.
-    FAQ: H2's retrieval_eval.refit, when that module is installed."""
+    FAQ: H2's retrieval_eval.refit, when that module is installed, writing its
+    calibration to `faq_to` (default out_dir/faq_calibration.json).
+
+    Corrections (intent and FAQ) are read from the database when Django is configured,
+    unless `intent_corrections` is given."""
     from shouhou.cases.lifecycle import CaseType, Reason
 
     from . import INTENTS
@@ -408,11 +413,43 @@ def train(
             log(f"reason: {REASONS_CSV} is not there yet; skipped")
             report["reason"] = {"skipped": "no reasons.csv"}
     if "faq" in wanted:
-        report["faq"] = refit_faq(log)
+        report["faq"] = refit_faq(faq_to or out_dir / "faq_calibration.json", log=log)
     return report
 
 
-def refit_faq(log=print) -> dict[str, Any]:
+def faq_correction_pairs() -> list[tuple[str, str]]:
+    """Agents' FAQ corrections as (buyer's text, default-FAQ key) pairs for the FAQ
+    confidence refit; "" = no entry should answer. Corrections to an entry the shop wrote
+    itself (not from the default FAQ) have no key and are left out."""
+    try:
+        from django.conf import settings
+
+        if not settings.configured:
+            return []
+        from django.db import DatabaseError
+
+        from shouhou.assistant import retrieval_eval
+        from shouhou.assistant.models import AssistantCorrection
+
+        pairs = []
+        rows = AssistantCorrection.objects.filter(kind="faq").select_related("faq_entry")
+        for c in rows.order_by("created_at", "id"):
+            if not c.corrected:
+                pairs.append((c.text, ""))
+            elif c.faq_entry is not None:
+                key = retrieval_eval.key_for_question(c.faq_entry.question)
+                if key:
+                    pairs.append((c.text, key))
+        return pairs
+    except (ImportError, AttributeError, DatabaseError):
+        return []
+
+
+def refit_faq(
+    write_to: Path | None, extra: list[tuple[str, str]] | None = None, log=print
+) -> dict[str, Any]:
+    """H2's FAQ confidence refit (shouhou.assistant.retrieval_eval.refit), fed with the
+    agents' FAQ corrections; skipped when that module is not installed."""
     try:
         from shouhou.assistant import retrieval_eval
     except ImportError:
@@ -422,6 +459,10 @@ def refit_faq(log=print) -> dict[str, Any]:
     if refit is None:
         log("faq: retrieval_eval has no refit(); skipped")
         return {"skipped": "no refit()"}
-    result = refit()
-    log(f"faq: refit done {result if result is not None else ''}".rstrip())
-    return result if isinstance(result, dict) else {"result": str(result)}
+    extra = faq_correction_pairs() if extra is None else extra
+    log(f"faq: refitting the answer confidence, {len(extra)} agent corrections used")
+    result = refit(write_to, extra=extra)
+    out = dict(result) if isinstance(result, dict) else {"result": str(result)}
+    out["n_corrections"] = len(extra)
+    out["written_to"] = str(write_to) if write_to else None
+    return out
