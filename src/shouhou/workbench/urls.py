@@ -1,4 +1,5 @@
-"""/wb/…: the agent desk (queue, cases, warehouse, finance), shop settings, arbitration."""
+"""/wb/…: the agent desk (queue, cases, warehouse, finance), conversations, shop settings,
+arbitration."""
 
 from django.urls import include, path
 
@@ -6,5 +7,6 @@ app_name = "wb"
 urlpatterns: list = [
     path("settings/", include("shouhou.workbench.shopadmin.urls")),
     path("arbitration/", include("shouhou.workbench.arbiter.urls")),
+    path("conversations/", include("shouhou.workbench.conversations.urls")),
     path("", include("shouhou.workbench.desk.urls")),
 ]
