@@ -44,9 +44,20 @@ CALIBRATION_FILE = "faq_calibration.json"
 # Order ids, phone and tracking numbers: they identify an order, not a question, and their
 # digit bigrams would only add noise to the match and the coverage features.
 _LONG_NUMBER_RE = re.compile(r"\d{5,}")
+_LATIN_RE = re.compile(r"[a-z]+")
 # A question longer than this is an essay; its head carries the question and BM25's cost
 # grows with the query, so the rest is not scored.
 MAX_QUERY_CHARS = 300
+# Grammar, not meaning: particles, pronouns and the yes/no frames (能不能, 可以) buyers wrap
+# every question in. Left in, "能不能给我发京东快递" matches "私人订制能不能换" on 能不能.
+# Question words that tell questions apart (多久, 哪里, 什么时候, 谁) are kept.
+STOPWORDS = frozenset(
+    "的 了 吗 呢 啊 吧 呀 哦 噢 嘛 么 呗 哈 嗯 哎 啦 亲 亲亲 您 我 你 你们 我们 他 她 它 "
+    "这个 那个 这 那 是 就 都 也 请问 一下 能 能不能 可以 可不可以 可不可以 会不会 行不行 "
+    "想 要 请 麻烦 给 帮 帮我 一个 个 下 "
+    # Every buyer message is about an order; the word tells no question from another.
+    "订单 订单号 单号是".split()
+)
 
 
 # --- settings and calibration (JSON) -------------------------------------------------------
@@ -54,14 +65,16 @@ MAX_QUERY_CHARS = 300
 class Settings:
     """How the index scores; chosen on the tuning half of the paraphrase set."""
 
-    k1: float = 1.2
-    b: float = 0.75
+    k1: float = 2.0
+    b: float = 1.0
     word_weight: float = 1.0
     char_weight: float = 1.0
-    char_sizes: tuple[int, ...] = (2,)
+    char_sizes: tuple[int, ...] = (1, 2)
     unit_weight: float = 1.0  # best single phrasing
-    bag_weight: float = 0.5  # all phrasings together
-    answer_weight: float = 0.2  # the answer text
+    bag_weight: float = 1.0  # all phrasings together
+    answer_weight: float = 1.2  # the answer text
+    stopwords: bool = True
+    synonyms: bool = True
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:
@@ -76,41 +89,64 @@ class Settings:
         }
 
 
-FEATURES: tuple[str, ...] = (
-    "top_ratio",  # top score / the query's self score (how much of a perfect match)
-    "margin",  # (top - second) / top
-    "word_cover",  # idf share of the query's words found in the top entry
-    "char_cover",  # idf share of the query's bigrams found in the top entry
-    "log_top",  # log(1 + top raw score)
-    "log_len",  # log(1 + number of query tokens)
+# Scale-free facts about the top hit that the confidence model may use (the calibration
+# JSON names the ones it was fitted on).
+FEATURES: dict[str, str] = {
+    "top_ratio": "top score / the query's self score (how close to a perfect match)",
+    "margin": "(top - second) / top",
+    "word_cover": "idf share of the query's words found in the top entry's phrasings",
+    "char_cover": "idf share of the query's character n-grams found in the top entry's phrasings",
+    "answer_cover": "idf share of the query's words found in the top entry's phrasings or answer",
+    "unit_cover": "idf share of the best phrasing's n-grams that the query contains",
+    "unseen": "idf share of the query's words that no FAQ phrasing or answer has",
+    "log_top": "log(1 + top raw score)",
+    "log_len": "log(1 + number of query tokens)",
+}
+DEFAULT_FEATURES: tuple[str, ...] = (
+    "top_ratio",
+    "margin",
+    "word_cover",
+    "char_cover",
+    "unit_cover",
+    "unseen",
+    "log_len",
 )
 
 
 @dataclass(frozen=True)
 class Calibration:
+    """A logistic model over named features of the top hit, and the answer threshold."""
+
     settings: Settings = field(default_factory=Settings)
-    mean: tuple[float, ...] = (0.0,) * len(FEATURES)
-    scale: tuple[float, ...] = (1.0,) * len(FEATURES)
-    coef: tuple[float, ...] = (2.0, 1.0, 2.0, 2.0, 0.0, 0.0)
-    intercept: float = -3.0
+    features: tuple[str, ...] = DEFAULT_FEATURES
+    mean: tuple[float, ...] = (0.0,) * len(DEFAULT_FEATURES)
+    scale: tuple[float, ...] = (1.0,) * len(DEFAULT_FEATURES)
+    # Uncalibrated fallback (no JSON at all): trust coverage, distrust unseen words.
+    coef: tuple[float, ...] = (1.0, 1.0, 2.0, 2.0, 1.0, -2.0, 0.0)
+    intercept: float = -4.0
     threshold: float = 0.5
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def probability(self, features: Sequence[float]) -> float:
-        z = self.intercept + sum(
-            c * (x - m) / (s or 1.0)
-            for c, x, m, s in zip(self.coef, features, self.mean, self.scale, strict=True)
-        )
+    def probability(self, values: dict[str, float]) -> float:
+        z = self.intercept
+        for name, c, m, s in zip(self.features, self.coef, self.mean, self.scale, strict=True):
+            z += c * (values[name] - m) / (s or 1.0)
         # A plain logistic; clipped so a huge z cannot overflow.
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibration:
-        model = data.get("model", {})
-        if tuple(model.get("features", FEATURES)) != FEATURES:
-            raise ValueError("faq calibration: feature list does not match this code")
+        model = data["model"]
+        names = tuple(model["features"])
+        unknown = [n for n in names if n not in FEATURES]
+        if unknown:
+            raise ValueError(f"faq calibration: unknown features {unknown}")
+        numbers = [model["mean"], model["scale"], model["coef"]]
+        if any(len(v) != len(names) for v in numbers):
+            raise ValueError("faq calibration: feature and coefficient counts differ")
         return cls(
             settings=Settings.from_dict(data.get("settings", {})),
+            features=names,
             mean=tuple(float(x) for x in model["mean"]),
             scale=tuple(float(x) for x in model["scale"]),
             coef=tuple(float(x) for x in model["coef"]),
@@ -123,7 +159,7 @@ class Calibration:
         return {
             "settings": self.settings.to_dict(),
             "model": {
-                "features": list(FEATURES),
+                "features": list(self.features),
                 "mean": list(self.mean),
                 "scale": list(self.scale),
                 "coef": list(self.coef),
@@ -199,12 +235,47 @@ class Doc:
 class Hit:
     position: int  # index into FaqIndex.docs
     raw: float
-    features: tuple[float, ...]
+    features: dict[str, float]
 
 
-def _query_text(text: str | None) -> str:
+# Words buyers use interchangeably for the same thing, folded to the FAQ's word before
+# tokenising (both the FAQ and the query go through it): 邮费 and 快递费 are 运费, 咋 is 怎么,
+# Taiwanese 保固 is 保修. Only equivalences that hold in every after-sales question.
+SYNONYMS: dict[str, str] = {
+    "啥时候": "什么时候",
+    "啥": "什么",
+    "咋": "怎么",
+    "怎样": "怎么",
+    "如何": "怎么",
+    "多长时间": "多久",
+    "多少天": "多久",
+    "几天": "多久",
+    "邮费": "运费",
+    "快递费": "运费",
+    "邮资": "运费",
+    "免运费": "包邮",
+    "免邮": "包邮",
+    "退钱": "退款",
+    "出货": "发货",
+    "品质": "质量",
+    "保固": "保修",
+    "质保": "保修",
+    "码数": "尺码",
+    "码子": "尺码",
+    "保价": "价保",
+    "开发票": "开票",
+    "宝贝": "商品",
+    "东西": "商品",
+    "卖家": "商家",
+    "店家": "商家",
+}
+_SYNONYM_RE = re.compile("|".join(sorted(map(re.escape, SYNONYMS), key=len, reverse=True)))
+
+
+def _query_text(text: str | None, synonyms: bool = True) -> str:
     clean = normalize(text)[:MAX_QUERY_CHARS]
-    return _LONG_NUMBER_RE.sub(" ", clean)
+    clean = _LONG_NUMBER_RE.sub(" ", clean)
+    return _SYNONYM_RE.sub(lambda m: SYNONYMS[m.group(0)], clean) if synonyms else clean
 
 
 class _Tokens:
@@ -212,11 +283,17 @@ class _Tokens:
 
     __slots__ = ("words", "chars")
 
-    def __init__(self, clean: str, sizes: tuple[int, ...]) -> None:
-        self.words = words(clean)
-        # Bigrams over the words glued together: punctuation, emoji and spaces are gone, so
-        # "吗？" and "了 " do not become tokens.
-        self.chars = char_ngrams("".join(self.words), sizes)
+    def __init__(self, clean: str, sizes: tuple[int, ...], stop: bool = True) -> None:
+        found = words(clean)
+        kept = [w for w in found if w not in STOPWORDS] if stop else found
+        # A message of nothing but grammar ("你好吗") keeps its words: better a weak match
+        # the calibration rejects than an empty query.
+        self.words = kept or found
+        # N-grams over the words glued together: punctuation, emoji and spaces are gone, so
+        # "吗？" and "了 " do not become tokens. Latin words stay whole (in `words`): their
+        # letters would match any English sentence ("hello" shares e, l, o with "EMS").
+        glued = "".join(w for w in self.words if not _LATIN_RE.fullmatch(w))
+        self.chars = char_ngrams(glued, sizes)
 
 
 def _bm25(corpus: list[list[str]], settings: Settings):
@@ -246,6 +323,7 @@ class FaqIndex:
         s = self.settings
         n = len(self.docs)
         unit_tokens: list[_Tokens] = []
+        self._unit_tokens = unit_tokens
         self._unit_owner: list[int] = []
         bag_words: list[list[str]] = []
         bag_chars: list[list[str]] = []
@@ -253,24 +331,26 @@ class FaqIndex:
         answer_chars: list[list[str]] = []
         self._entry_words: list[set[str]] = []
         self._entry_chars: list[set[str]] = []
+        self._answer_words: list[set[str]] = []
         for i, doc in enumerate(self.docs):
             bag_w: list[str] = []
             bag_c: list[str] = []
             for line in (doc.question, *doc.phrasings):
-                tokens = _Tokens(_query_text(line), s.char_sizes)
+                tokens = _Tokens(_query_text(line, s.synonyms), s.char_sizes, s.stopwords)
                 if not tokens.words:
                     continue
                 unit_tokens.append(tokens)
                 self._unit_owner.append(i)
                 bag_w += tokens.words
                 bag_c += tokens.chars
-            answer = _Tokens(_query_text(doc.answer), s.char_sizes)
+            answer = _Tokens(_query_text(doc.answer, s.synonyms), s.char_sizes, s.stopwords)
             bag_words.append(bag_w)
             bag_chars.append(bag_c)
             answer_words.append(answer.words)
             answer_chars.append(answer.chars)
-            self._entry_words.append(set(bag_w) | set(answer.words))
-            self._entry_chars.append(set(bag_c) | set(answer.chars))
+            self._entry_words.append(set(bag_w))
+            self._entry_chars.append(set(bag_c))
+            self._answer_words.append(set(answer.words))
         self._owner = np.asarray(self._unit_owner, dtype=np.int64)
         self._n = n
         self._units = len(unit_tokens)
@@ -287,11 +367,13 @@ class FaqIndex:
         self._idf_c = _idf([t.chars for t in unit_tokens])
         self._avg_w = max(1.0, sum(len(t.words) for t in unit_tokens) / max(1, self._units))
         self._avg_c = max(1.0, sum(len(t.chars) for t in unit_tokens) / max(1, self._units))
+        self._known_words = set().union(*self._entry_words, *self._answer_words)
 
     def __len__(self) -> int:
         return self._n
 
-    def _field(self, unit, bag, ans, tokens: list[str]) -> np.ndarray:
+    def _field(self, unit, bag, ans, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(entry scores, unit scores) of one token field."""
         s = self.settings
         per_unit = _scores(unit, tokens, self._units)
         best = np.zeros(self._n, dtype=np.float64)
@@ -299,31 +381,41 @@ class FaqIndex:
         total = s.unit_weight * best + s.bag_weight * _scores(bag, tokens, self._n)
         if ans is not None:
             total = total + s.answer_weight * _scores(ans, tokens, self._n)
-        return total
+        return total, per_unit
 
-    def scores(self, text: str | None) -> tuple[np.ndarray, _Tokens | None]:
-        """The combined score of every doc (zeros when the text has no usable token)."""
+    def _score(self, text: str | None):
         if self._n == 0:
-            return np.zeros(0), None
-        tokens = _Tokens(_query_text(text), self.settings.char_sizes)
-        if not tokens.words:
-            return np.zeros(self._n), None
+            return None
         s = self.settings
-        total = s.word_weight * self._field(self._unit_w, self._bag_w, self._ans_w, tokens.words)
-        total += s.char_weight * self._field(self._unit_c, self._bag_c, self._ans_c, tokens.chars)
-        return total, tokens
+        tokens = _Tokens(_query_text(text, s.synonyms), s.char_sizes, s.stopwords)
+        if not tokens.words:
+            return None
+        s = self.settings
+        word_total, word_units = self._field(self._unit_w, self._bag_w, self._ans_w, tokens.words)
+        char_total, char_units = self._field(self._unit_c, self._bag_c, self._ans_c, tokens.chars)
+        total = s.word_weight * word_total + s.char_weight * char_total
+        units = s.word_weight * word_units + s.char_weight * char_units
+        return tokens, total, units
+
+    def scores(self, text: str | None) -> np.ndarray:
+        """The combined raw score of every doc (zeros when the text has no usable token)."""
+        scored = self._score(text)
+        return np.zeros(self._n) if scored is None else scored[1]
 
     def search(self, text: str | None, k: int = 3) -> list[Hit]:
         """The best k docs with a positive score, best first, each with its features."""
-        total, tokens = self.scores(text)
-        if tokens is None or k <= 0:
+        scored = self._score(text)
+        if scored is None or k <= 0:
             return []
+        tokens, total, units = scored
         order = np.argsort(-total, kind="stable")[:k]
         order = [int(i) for i in order if total[i] > 0]
         if not order:
             return []
         ceiling = self._self_score(tokens)
-        return [Hit(i, float(total[i]), self._features(tokens, total, i, ceiling)) for i in order]
+        return [
+            Hit(i, float(total[i]), self._features(tokens, total, units, i, ceiling)) for i in order
+        ]
 
     def _self_score(self, tokens: _Tokens) -> float:
         """What the query would score against a phrasing identical to itself: the ceiling a
@@ -345,19 +437,34 @@ class FaqIndex:
         return total
 
     def _features(
-        self, tokens: _Tokens, total: np.ndarray, i: int, ceiling: float
-    ) -> tuple[float, ...]:
+        self, tokens: _Tokens, total: np.ndarray, units: np.ndarray, i: int, ceiling: float
+    ) -> dict[str, float]:
         top = float(total[i])
         rest = np.delete(total, i)
         second = float(rest.max()) if rest.size else 0.0
-        return (
-            top / ceiling if ceiling > 0 else 0.0,
-            (top - second) / top if top > 0 else 0.0,
-            _cover(tokens.words, self._entry_words[i], self._idf_w, self._units),
-            _cover(tokens.chars, self._entry_chars[i], self._idf_c, self._units),
-            math.log1p(top),
-            math.log1p(len(tokens.words) + len(tokens.chars)),
-        )
+        mine = np.flatnonzero(self._owner == i)
+        best_unit = self._unit_tokens[int(mine[np.argmax(units[mine])])] if mine.size else None
+        unseen_mass = _unseen(tokens.words, self._known_words, self._idf_w, self._units)
+        return {
+            "top_ratio": top / ceiling if ceiling > 0 else 0.0,
+            "margin": (top - second) / top if top > 0 else 0.0,
+            "word_cover": _cover(tokens.words, self._entry_words[i], self._idf_w, self._units),
+            "char_cover": _cover(tokens.chars, self._entry_chars[i], self._idf_c, self._units),
+            "answer_cover": _cover(
+                tokens.words,
+                self._entry_words[i] | self._answer_words[i],
+                self._idf_w,
+                self._units,
+            ),
+            "unit_cover": (
+                _cover(best_unit.chars, set(tokens.chars), self._idf_c, self._units)
+                if best_unit is not None
+                else 0.0
+            ),
+            "unseen": unseen_mass,
+            "log_top": math.log1p(top),
+            "log_len": math.log1p(len(tokens.words) + len(tokens.chars)),
+        }
 
 
 def _idf(corpus: list[list[str]]) -> dict[str, float]:
@@ -378,6 +485,17 @@ def _cover(query: list[str], entry: set[str], idf: dict[str, float], n: int) -> 
     weights = [(idf.get(t, unseen), t in entry) for t in set(query)]
     mass = sum(w for w, _ in weights)
     return sum(w for w, hit in weights if hit) / mass if mass else 0.0
+
+
+def _unseen(query: list[str], known: set[str], idf: dict[str, float], n: int) -> float:
+    """Share of the query's idf mass in words the whole FAQ never uses: the buyer is most
+    likely asking about something else (老板, 作业, 缩水)."""
+    if not query:
+        return 0.0
+    unseen = math.log(1 + (n + 0.5) / 0.5)
+    weights = [(idf.get(t, unseen), t not in known) for t in set(query)]
+    mass = sum(w for w, _ in weights)
+    return sum(w for w, out in weights if out) / mass if mass else 0.0
 
 
 # --- ORM-aware API -------------------------------------------------------------------------

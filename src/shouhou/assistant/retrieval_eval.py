@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from .retrieval import (
-    FEATURES,
+    DEFAULT_FEATURES,
     Calibration,
     Doc,
     FaqIndex,
@@ -110,7 +110,7 @@ def key_for_question(question: str) -> str | None:
 class Outcome:
     query: Query
     ranked: tuple[str, ...]  # keys, best first (up to 3)
-    features: tuple[float, ...] | None  # of the top hit; None when nothing matched
+    features: dict[str, float] | None  # of the top hit; None when nothing matched
 
     @property
     def top_right(self) -> bool:
@@ -181,13 +181,15 @@ def report(cal: Calibration | None = None) -> dict[str, Any]:
 
 
 # --- fitting -------------------------------------------------------------------------------
-def fit_model(outcomes: list[Outcome], settings: Settings) -> Calibration:
+def fit_model(
+    outcomes: list[Outcome], settings: Settings, features: tuple[str, ...] = DEFAULT_FEATURES
+) -> Calibration:
     """Logistic regression: P(the top hit answers the query) from the top hit's features;
     out-of-scope queries and wrong top hits are the negatives."""
     from sklearn.linear_model import LogisticRegression
 
     rows = [o for o in outcomes if o.features is not None]
-    x = np.asarray([o.features for o in rows], dtype=np.float64)
+    x = np.asarray([[o.features[f] for f in features] for o in rows], dtype=np.float64)
     y = np.asarray([1 if o.top_right else 0 for o in rows])
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
@@ -196,6 +198,7 @@ def fit_model(outcomes: list[Outcome], settings: Settings) -> Calibration:
     model.fit((x - mean) / scale, y)
     cal = Calibration(
         settings=settings,
+        features=tuple(features),
         mean=tuple(float(v) for v in mean),
         scale=tuple(float(v) for v in scale),
         coef=tuple(float(v) for v in model.coef_[0]),
@@ -251,13 +254,17 @@ def refit(
     *,
     extra: Iterable[tuple[str, str]] = (),
     search: bool = False,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """Fit the calibration on the tuning half (+ extra pairs); see the module docstring."""
     extra = list(extra)
     tune, _held = split(paraphrases())
     keys = {item["key"] for item in default_faq()}
     tune = tune + [Query(q, k if k in keys else "") for q, k in extra if q and q.strip()]
-    settings = search_settings(tune) if search else calibration().settings
+    if search:
+        settings = search_settings(tune, settings)
+    elif settings is None:
+        settings = calibration().settings
     cal = fit_model(run(default_index(settings), tune), settings)
     result = report(cal)
     cal = replace(
@@ -285,7 +292,6 @@ def refit(
 
 
 __all__ = [
-    "FEATURES",
     "Query",
     "key_for_question",
     "paraphrases",

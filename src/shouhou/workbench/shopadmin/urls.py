@@ -27,6 +27,7 @@ urlpatterns: list = [
     path("replies/<int:reply_id>/delete/", views.reply_delete, name="settings_reply_delete"),
     path("replies/<int:reply_id>/move/", views.reply_move, name="settings_reply_move"),
     path("faq/", views.faq, name="settings_faq"),
+    path("faq/default/", views.faq_install_default, name="settings_faq_install_default"),
     path("faq/<int:entry_id>/", views.faq_edit, name="settings_faq_edit"),
     path("faq/<int:entry_id>/publish/", views.faq_publish, name="settings_faq_publish"),
     path("faq/<int:entry_id>/delete/", views.faq_delete, name="settings_faq_delete"),

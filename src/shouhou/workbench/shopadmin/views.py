@@ -491,6 +491,18 @@ def faq_delete(request: HttpRequest, entry_id: int) -> HttpResponse:
 
 @admin_only
 @require_POST
+def faq_install_default(request: HttpRequest) -> HttpResponse:
+    """载入默认 FAQ: copy the shipped after-sales FAQ in; questions the shop has are kept."""
+    from shouhou.assistant import retrieval
+
+    added = attempt(request, lambda: retrieval.install_default_faq(request.shop, request.actor))
+    if added is not None:
+        messages.success(request, tr(f"已添加 {added} 条。", f"Added {added} entries."))
+    return redirect("wb:settings_faq")
+
+
+@admin_only
+@require_POST
 def faq_move(request: HttpRequest, entry_id: int) -> HttpResponse:
     attempt(
         request, lambda: knowledge.move_faq(request.shop, request.actor, entry_id, _move(request))
