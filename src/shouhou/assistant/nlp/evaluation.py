@@ -50,6 +50,7 @@ def cross_validate(
     w = np.asarray(sample_weight if sample_weight is not None else [1.0] * len(labels))
     X = CLASSIFIER_FEATURES.matrix(texts)
     pred = np.empty(len(y), dtype=object)
+    confidence = np.zeros(len(y))
     fold_f1 = []
     for tr, te in StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y):
         m = fit_classifier(
@@ -61,6 +62,7 @@ def cross_validate(
         )
         p = m.proba_matrix(X[te])
         pred[te] = [m.classes[j] for j in p.argmax(axis=1)]
+        confidence[te] = p.max(axis=1)
         fold_f1.append(float(f1_score(y[te], pred[te].astype(str), average="macro")))
     pred = pred.astype(str)
     present = [c for c in classes if c in set(labels)]
@@ -77,11 +79,35 @@ def cross_validate(
             for i, c in enumerate(present)
         },
         "confusion": confusion_matrix(y, pred, labels=present).tolist(),
+        "calibration": calibration_error(confidence, y == pred),
         "errors": [
             {"text": texts[i], "true": str(y[i]), "predicted": str(pred[i])}
             for i in np.flatnonzero(y != pred)[:200]
         ],
     }
+
+
+def calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> dict:
+    """Expected calibration error of the top label's probability (10 equal-width bins):
+    how far "score 0.8" is from "right 80 % of the time", averaged over the messages."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    ece, table = 0.0, []
+    for b in range(bins):
+        ix = which == b
+        if not ix.any():
+            continue
+        conf, acc = float(confidence[ix].mean()), float(correct[ix].mean())
+        ece += ix.mean() * abs(conf - acc)
+        table.append(
+            {
+                "bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}",
+                "n": int(ix.sum()),
+                "mean_score": conf,
+                "accuracy": acc,
+            }
+        )
+    return {"ece": float(ece), "bins": table}
 
 
 def intent_cv(folds: int = 5, corrections: list[Correction] | None = None) -> dict[str, Any]:

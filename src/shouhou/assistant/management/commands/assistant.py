@@ -266,9 +266,13 @@ class Command(BaseCommand):
         if opts["package"]:
             out = training.PACKAGED_MODELS
             faq_to = training.DATA_DIR / "faq_calibration.json"
+            # The shipped models learn from the shipped data only, never from whatever
+            # corrections sit in the developer's database.
+            from_db = False
         else:
             out = opts["out"] or nlp.data_models_dir()
             faq_to = None
+            from_db = True
         console = Console()
         console.print(f"训练 training → {escape(str(out))}")
         try:
@@ -277,6 +281,7 @@ class Command(BaseCommand):
                 only=opts["only"],
                 reviews_path=opts["reviews"],
                 faq_to=faq_to,
+                from_db=from_db,
                 log=lambda msg: console.print(escape(msg)),
             )
         except training.TrainingDataError as exc:
