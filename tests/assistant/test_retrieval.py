@@ -77,6 +77,36 @@ def test_install_keeps_the_shops_own_version_of_a_question(shop, admin_actor):
     assert FaqEntry.objects.filter(shop=shop, position__lte=mine.position).count() == 1
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_admins_loading_at_once_add_each_entry_once():
+    from django.db import connection
+
+    from tests.factories import make_shop
+
+    shop = make_shop()
+    barrier = threading.Barrier(2)
+    added, errors = [], []
+
+    def load():
+        try:
+            barrier.wait()
+            added.append(retrieval.install_default_faq(shop))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=load) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(added) == [0, N_DEFAULT]
+    assert FaqEntry.objects.filter(shop=shop).count() == N_DEFAULT
+
+
 @pytest.mark.django_db
 def test_only_the_shops_admin_may_install(shop, other_shop):
     agent = staff_actor(shop, "agent", make_staff(shop, "agent"))
