@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from shouhou.assistant import nlp, retrieval
+from shouhou.assistant import chat, nlp, retrieval
 from shouhou.assistant.models import AssistantCorrection, CannedReply, Conversation
 from shouhou.cases.models import Case
 from shouhou.core import clock
@@ -150,10 +150,12 @@ def test_buyer_asks_is_handed_over_and_the_agent_answers_and_opens_a_case(
 
     # The agent turns the conversation into a case, type and reason filled in.
     form = desk.locator("[data-testid=open-case]")
-    assert form.locator("[data-testid=case-type]").input_value() != ""
-    assert form.locator("[data-testid=case-reason]").input_value() != ""
+    suggested = chat.suggest_case(conversation.id)
+    assert form.locator("[data-testid=case-type]").input_value() == suggested["case_type"]
+    assert form.locator("[data-testid=case-reason]").input_value() == suggested["reason"]
     assert "什么时候发货" in form.locator("[data-testid=case-description]").input_value()
     assert form.locator("input[name=line]:checked").count() == 2
+    # The agent settles on what fits an order that has not shipped.
     desk.select_option("[data-testid=case-type]", "refund_only")
     desk.select_option("[data-testid=case-reason]", "changed_mind_unshipped")
     shot(desk, "agent-case-form")
