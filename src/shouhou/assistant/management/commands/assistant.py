@@ -39,6 +39,9 @@ MODEL_OF_TASK = {"sentiment": "sentiment", "intent": "intent", "reason": "reason
 
 class Command(BaseCommand):
     help = "智能客服模型：分类、评估、训练 · the assistant's models: classify, eval, train"
+    # Classifying stdin needs no database and no system checks; skipping them keeps a
+    # pipeline's start-up short.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, parser_class=type(parser))
@@ -68,6 +71,10 @@ class Command(BaseCommand):
             self.evaluate(opts)
         else:
             self.train(opts)
+
+    def _console(self, **kw: Any) -> Console:
+        # Tables and messages go where the command's stdout goes (call_command(stdout=…)).
+        return Console(file=getattr(self.stdout, "_out", sys.stdout), **kw)
 
     # --- classify -------------------------------------------------------------------------
     def classify(self, task: str) -> None:
@@ -99,7 +106,7 @@ class Command(BaseCommand):
     def evaluate(self, opts: dict[str, Any]) -> None:
         from shouhou.assistant.nlp import evaluation
 
-        console = Console(width=max(120, Console().width))
+        console = self._console(width=max(120, Console().width))
         result: dict[str, Any] = {}
         folds = opts["folds"]
         if folds < 2:
@@ -273,7 +280,7 @@ class Command(BaseCommand):
             out = opts["out"] or nlp.data_models_dir()
             faq_to = None
             from_db = True
-        console = Console()
+        console = self._console()
         console.print(f"训练 training → {escape(str(out))}")
         try:
             report = training.train(
