@@ -13,7 +13,9 @@ conversation to a person (low_confidence).
   and the shop's dispatch promise when its FAQ has one), or shipped (carrier, tracking
   number, when, delivered or still on its way).
 - return_refund → the order's open case (status, what happens next and by when, in the
-  words of `cases.wording`), else how to apply plus the matching FAQ answer.
+  words of `cases.wording`), else how to apply.
+- After the facts, the confident FAQ answer to what was asked, cited ("默认发什么快递",
+  "退款多久到账" ask about the order and the shop's rules at once).
 - promotion_price / product_inquiry / other → the confident FAQ answer.
 A confident FAQ match also answers when the intent itself is not confident.
 """
@@ -132,12 +134,9 @@ def _shipping(shop: Shop, order: Order, faq: FaqMatch | None) -> Answer:
             text += f"本店发货说明：{promise.answer}"
         else:
             text += "仓库会尽快安排发货，发货后您可以在这里查到快递公司和运单号。"
-        return Answer(
-            _cut(text),
-            "shipping",
-            promise,
-            round(faq.score, 4) if faq is not None and promise == faq.entry else None,
-        )
+        if faq is not None and promise is not None and promise.id == faq.entry.id:
+            return Answer(_cut(text), "shipping", promise, round(faq.score, 4))
+        return _with_faq(text, "shipping", faq, cited=promise)
     shipment = (
         Shipment.objects.filter(
             shop_id=order.shop_id, order=order, direction=ShipmentDirection.OUTBOUND
@@ -160,7 +159,20 @@ def _shipping(shop: Shop, order: Order, faq: FaqMatch | None) -> Answer:
             text += f"包裹还在运输途中，可用运单号在{shipment.carrier}官网或 App 查询最新轨迹。"
     if shipment is None and order.delivered_at is not None:
         text += f"包裹已于 {_when(order.delivered_at)} 签收。"
-    return Answer(text, "shipping")
+    return _with_faq(text, "shipping", faq)
+
+
+def _with_faq(
+    text: str, kind: str, faq: FaqMatch | None, *, cited: FaqEntry | None = None
+) -> Answer:
+    """The order's facts, then the confident FAQ answer to what was asked ("默认发什么快递",
+    "退款多久到账" are about the order and the shop's rules at once); the entry is cited."""
+    if faq is None:
+        return Answer(_cut(text), kind, cited)
+    entry = faq.entry
+    return Answer(
+        _cut(f"{text}\n关于「{entry.question}」：{entry.answer}"), kind, entry, round(faq.score, 4)
+    )
 
 
 # --- after-sales --------------------------------------------------------------------------
@@ -207,15 +219,11 @@ def _after_sales(conversation: Conversation, order: Order, faq: FaqMatch | None)
             if case.deadline_at is not None and case.deadline_at > clock.now():
                 text += f"（截止 {_when(case.deadline_at)}）"
             text += "。"
-        return Answer(_cut(text), "case")
+        return _with_faq(text, "case", faq)
     url = apply_url()
     text = (
         f"您的订单 {order.external_id} 目前没有进行中的售后单。"
         f"您可以在订单页点击「申请售后」{f'（{url}）' if url else ''}，"
         "选择商品、售后类型和原因，上传照片凭证后提交。"
     )
-    if faq is not None:
-        entry = faq.entry
-        text += f"\n关于「{entry.question}」：{entry.answer}"
-        return Answer(_cut(text), "apply", entry, round(faq.score, 4))
-    return Answer(_cut(text), "apply")
+    return _with_faq(text, "apply", faq)

@@ -39,9 +39,7 @@ def anger(text: str) -> tuple[bool, float]:
 
     if not (text or "").strip():
         return False, 0.0
-    sentiment = nlp.sentiment(text)
-    negative = sentiment.score if sentiment.label == "negative" else 1.0 - sentiment.score
-    return nlp.is_angry(text), negative
+    return nlp.is_angry(text), nlp.negative_probability(nlp.sentiment(text))
 
 
 def read_case_description(case: Case) -> None:

@@ -28,11 +28,14 @@ assistant (status `bot`), it either answers or hands over. Hand-over rules, firs
 4. ``complaint``    intent `quality_complaint`: a person handles quality problems.
 5. ``order_change`` intent `order_change`: changes before shipment (address, quantity,
                     spec, cancel) are tracked requests for a person, never promised by a bot.
-6. ``repeated``     the assistant has just answered, and the buyer asks the same again (the
-                    same words, or the same intent/FAQ entry): the answer did not help.
+6. ``repeated``     the assistant has just answered, and the buyer asks the same again
+                    (nearly the same words, or the same intent and the same best FAQ entry):
+                    the answer did not help.
 7. ``low_confidence`` neither a confident intent the assistant can answer from the order's
-                    facts nor a confident FAQ match (`answers.compose` returns None). English
-                    and other text the models do not know land here.
+                    facts nor a confident FAQ match (`answers.compose` returns None). A
+                    message without a single Chinese character (English, an order number
+                    alone) lands here too: the models and the FAQ are Chinese, and what they
+                    make of Latin letters is a coincidence, not an answer.
 
 A hand-over sets the status to `waiting` (the desk sorts by `waiting_since`), records the
 reason and posts a system message ("已为您转接人工客服，请稍候"). While the conversation is
@@ -103,6 +106,7 @@ ASK_FOR_PERSON = re.compile(
     r"客服呢|客服在吗|客服在哪|找客服|联系客服|叫.{0,4}客服|有客服吗|"
     r"不要机器人|别用机器人|你是机器人|机器人回复|自动回复"
 )
+_CJK_RE = re.compile(r"[\u3400-\u9fff]")
 # Intents where "the same again" means the answer did not help (a second 你好 is fine).
 REPEATABLE_INTENTS = frozenset(
     {
@@ -216,7 +220,8 @@ def _replay(conversation_id: int, token: str, author_kind: str) -> list[Message]
 def open_conversation(
     shop: Shop, customer: Customer, *, order: Order | None = None, channel: str = "portal"
 ) -> Conversation:
-    """The buyer's open conversation about this order (or none), or a new one."""
+    """The buyer's open conversation about this order (or none), or a new one linked to the
+    order's latest open case; a new one starts with the assistant's welcome."""
     if customer.shop_id != shop.id:
         raise ShouhouError("not_found", what="客户")
     if order is not None and (order.shop_id != shop.id or order.customer_id != customer.id):
@@ -237,6 +242,7 @@ def open_conversation(
                     shop=shop,
                     customer=customer,
                     order=order,
+                    case=_open_case_of(order),
                     channel=channel,
                     started_at=now,
                     last_message_at=now,
@@ -248,6 +254,17 @@ def open_conversation(
             return existing
         _post(conversation, MessageAuthor.ASSISTANT, answers.welcome(shop, order))
     return conversation
+
+
+def _open_case_of(order: Order | None) -> Case | None:
+    """The order's latest open case: the conversation is most likely about it."""
+    if order is None:
+        return None
+    return (
+        Case.objects.filter(shop_id=order.shop_id, order=order, is_open=True)
+        .order_by("-opened_at", "-id")
+        .first()
+    )
 
 
 def _open_for(shop: Shop, customer: Customer, order: Order | None) -> Conversation | None:
@@ -275,9 +292,12 @@ class Reading:
         return any(ch.isalnum() for ch in self.normalized)
 
     @property
+    def chinese(self) -> bool:
+        return bool(_CJK_RE.search(self.normalized))
+
+    @property
     def negative_score(self) -> float:
-        s = self.sentiment
-        return s.score if s.label == "negative" else 1.0 - s.score
+        return nlp.negative_probability(self.sentiment)
 
 
 def read(shop: Shop, body: str) -> Reading:
@@ -287,7 +307,9 @@ def read(shop: Shop, body: str) -> Reading:
         return Reading(normalized, nlp.Label("other", 0.0), nlp.Label("positive", 0.5), False, None)
     from . import retrieval  # ORM-aware; imported when first needed
 
-    matches = retrieval.match(shop, body, k=1)
+    # The shop's FAQ is Chinese: a match on Latin letters alone is a coincidence of
+    # character n-grams, not an answer ("Can I pay with bitcoin?" is not 可以指定快递吗).
+    matches = retrieval.match(shop, body, k=1) if _CJK_RE.search(normalized) else []
     return Reading(
         normalized,
         nlp.intent(body),
@@ -305,13 +327,14 @@ def buyer_says(conversation_id: int, text: str, *, client_token: str = "") -> li
     head = (
         Conversation.objects.select_related("shop")
         .filter(pk=conversation_id)
-        .only("id", "shop")
+        .only("id", "shop", "status")
         .first()
     )
     if head is None:
         raise ShouhouError("not_found", what="会话")
     if token and (done := _replay(conversation_id, token, MessageAuthor.BUYER)):
         return done
+    _not_closed(head)  # checked again under the lock; this spares the models the work
     # The models run before the transaction: no row is locked while they think.
     reading = read(head.shop, body)
     with transaction.atomic():
@@ -365,7 +388,7 @@ def _assistant_turn(
     reason = _handover_reason(reading, recent)
     if reason == "prompt":
         return [_post(conversation, MessageAuthor.ASSISTANT, UNREADABLE_PROMPT, token=reply_token)]
-    if reason is None:
+    if reason is None and reading.chinese:
         answer = answers.compose(conversation, intent=reading.intent, faq=reading.faq)
         if answer is not None:
             return [
@@ -378,8 +401,7 @@ def _assistant_turn(
                     faq_score=answer.faq_score,
                 )
             ]
-        reason = HandoverReason.LOW_CONFIDENCE
-    return [_hand_over(conversation, reason, token=reply_token)]
+    return [_hand_over(conversation, reason or HandoverReason.LOW_CONFIDENCE, token=reply_token)]
 
 
 def _handover_reason(reading: Reading, recent: list[Message]) -> str | None:
@@ -418,16 +440,14 @@ def _is_repeat(reading: Reading, recent: list[Message]) -> bool:
         return True
     if _overlap(nlp.normalize(previous.body), reading.normalized) >= 0.6:
         return True
-    same_faq = (
-        reading.faq is not None
-        and reading.faq.confident
-        and previous.faq_entry_id == reading.faq.entry.id
-        and recent[0].faq_entry_id == reading.faq.entry.id
+    # The same topic: the same intent and the same best FAQ entry ("什么时候发货" then
+    # "到底什么时候发货啊"), not merely the same intent ("优惠券怎么用" then "满减怎么算").
+    top = reading.faq.entry.id if reading.faq else None
+    if previous.intent != reading.intent.label or previous.faq_entry_id != top:
+        return False
+    return reading.intent.label in REPEATABLE_INTENTS or (
+        top is not None and reading.intent.label != "greeting"
     )
-    same_intent = (
-        previous.intent == reading.intent.label and reading.intent.label in REPEATABLE_INTENTS
-    )
-    return same_faq or same_intent
 
 
 def _overlap(a: str, b: str) -> float:

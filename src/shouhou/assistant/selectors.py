@@ -16,6 +16,7 @@ from shouhou.core.models import Shop, StaffMember
 from shouhou.customers.models import Customer
 from shouhou.orders.models import Order
 
+from . import nlp
 from .models import Conversation, ConversationStatus, HandoverReason, Message
 
 OPEN_STATUSES = (
@@ -26,17 +27,7 @@ OPEN_STATUSES = (
 MAX_MESSAGES = 200
 DESK_LIMIT = 200
 
-INTENT_LABELS = {
-    "greeting": "寒暄",
-    "product_inquiry": "商品咨询",
-    "promotion_price": "优惠与价格",
-    "shipping_time": "发货咨询/催发货",
-    "logistics_tracking": "物流查询",
-    "order_change": "修改订单/取消订单",
-    "return_refund": "退换货/退款",
-    "quality_complaint": "质量问题/投诉",
-    "other": "其他",
-}
+INTENT_LABELS = nlp.INTENT_LABELS  # code → 中文 (PRODUCT.md §3)
 
 
 def intent_label(code: str) -> str:
@@ -86,13 +77,18 @@ def desk_conversations(
                 default=Value(3),
                 output_field=IntegerField(),
             ),
+            # Only a waiting conversation sorts by how long it has waited.
+            wait_key=When_(
+                When(status=ConversationStatus.WAITING, then=F("waiting_since")),
+                default=None,
+            ),
             last_body=Subquery(last.values("body")[:1]),
             last_author=Subquery(last.values("author_kind")[:1]),
             last_at=Subquery(last.values("created_at")[:1]),
         )
         .order_by(
             "rank",
-            F("waiting_since").asc(nulls_last=True),
+            F("wait_key").asc(nulls_last=True),
             "-last_message_at",
             "-id",
         )

@@ -19,6 +19,7 @@ from datetime import datetime
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
+from shouhou.assistant import casework
 from shouhou.core import clock
 from shouhou.core.errors import ShouhouError
 from shouhou.core.models import RefundGateway, Shop, StaffMember
@@ -152,6 +153,7 @@ def open_case(
         except IntegrityError as exc:
             raise _open_conflict(shop, case_type, by_id) from exc
         _event(case, actor, step, message=description.strip()[:500])
+        casework.read_case_description(case)  # an angry buyer raises the priority
         _after_step(case, actor, step, event="case_opened")
     return case
 
