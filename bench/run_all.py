@@ -20,6 +20,7 @@ import argparse  # noqa: E402
 import time  # noqa: E402
 
 from bench import api_opens, queue, sweep  # noqa: E402
+from bench import assistant as assistant_bench  # noqa: E402
 from bench import common as c  # noqa: E402
 
 
@@ -28,10 +29,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--db", default="both", choices=["both", "pg", "sqlite"])
     parser.add_argument(
-        "--only", nargs="*", choices=["sweep", "queue", "api_opens"], help="run only these"
+        "--only",
+        nargs="*",
+        choices=["sweep", "queue", "api_opens", "assistant"],
+        help="run only these",
     )
     a = parser.parse_args()
-    wanted = a.only or ["sweep", "queue", "api_opens"]
+    wanted = a.only or ["sweep", "queue", "api_opens", "assistant"]
     info = c.machine()
     t0 = time.perf_counter()
     rows: list[list] = []
@@ -103,6 +107,42 @@ def main() -> None:
                     f"{e['ratio'] * 100:.1f} % of raw",
                 ]
             )
+    if "assistant" in wanted:
+        t = time.perf_counter()
+        r = assistant_bench.run(quick=a.quick)
+        seconds["assistant"] = time.perf_counter() - t
+        o, lat = r["accuracy"]["overall"], r["latency"]
+        snow = o.get("snownlp")
+        rows.append(
+            [
+                "sentiment",
+                f"{o['n']:,} held-out reviews, accuracy / macro-F1",
+                f"{o['ours']['accuracy']:.4f} / {o['ours']['macro_f1']:.4f}",
+                f"SnowNLP {snow['accuracy']:.4f} / {snow['macro_f1']:.4f}" if snow else "—",
+                f"{(o['ours']['accuracy'] - snow['accuracy']) * 100:+.1f} pts" if snow else "—",
+            ]
+        )
+        snow_lat = lat["snownlp_reviews"]
+        rows.append(
+            [
+                "sentiment latency",
+                f"one review per call, {lat['sentiment_reviews']['n']:,} calls",
+                f"{lat['sentiment_reviews']['median_ms']:.2f} ms median",
+                f"SnowNLP {snow_lat['median_ms']:.1f} ms" if snow_lat else "—",
+                f"{snow_lat['median_ms'] / lat['sentiment_reviews']['median_ms']:.0f}× faster"
+                if snow_lat
+                else "—",
+            ]
+        )
+        rows.append(
+            [
+                "intent latency",
+                f"one chat message per call, {lat['intent_chat']['n']:,} calls",
+                f"{lat['intent_chat']['median_ms']:.2f} ms median",
+                "—",
+                "—",
+            ]
+        )
     total = time.perf_counter() - t0
     c.print_table(
         "shouhou benchmarks 售后压测" + (" (quick)" if a.quick else ""),
