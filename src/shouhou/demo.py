@@ -27,7 +27,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from shouhou.assistant.models import CannedReply, FaqEntry
+from shouhou.assistant import chat, retrieval
+from shouhou.assistant.models import CannedReply, Conversation
 from shouhou.cases import lifecycle as lc
 from shouhou.cases import services
 from shouhou.cases.actors import Actor
@@ -38,7 +39,14 @@ from shouhou.catalog.models import Product, Sku, Supplier
 from shouhou.core import clock
 from shouhou.core.errors import ShouhouError
 from shouhou.core.models import ApiKey, Platform, Role, Shop, ShopMode, StaffMember
-from shouhou.orders.models import Channel, Order, OrderLine, OrderStatus
+from shouhou.orders.models import (
+    Channel,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Shipment,
+    ShipmentDirection,
+)
 from shouhou.orders.services import CustomerData, LineData, OrderData, upsert_order
 from shouhou.rules.services import install_templates, set_template_enabled
 
@@ -578,6 +586,7 @@ class DemoResult:
     failures: list[str] = field(default_factory=list)  # stories a service refused
     mismatches: list[str] = field(default_factory=list)  # stories that ended elsewhere
     sweep_applied: int = 0
+    conversations: int = 0
     api_key: str = ""
     credentials_path: Path | None = None
     seconds: float = 0.0
@@ -597,6 +606,7 @@ def remove_demo() -> None:
             # Refunds, cases and orders are PROTECTed from cascades (money and history
             # must not vanish by accident), so the demo removes them explicitly, in order.
             RefundInstruction.objects.filter(shop=shop).delete()
+            Conversation.objects.filter(shop=shop).delete()  # they PROTECT their customers
             Case.objects.filter(shop=shop).delete()
             Order.objects.filter(shop=shop).delete()
             Customer.objects.filter(shop=shop).delete()
@@ -732,6 +742,10 @@ class _Builder:
             status = Case.objects.filter(pk=case_id).values_list("status", flat=True).first()
             if status != story.recipe.final:
                 result.mismatches.append(f"{story.recipe.name}: {status} ≠ {story.recipe.final}")
+        self.log("记录发货物流、演示客服会话 parcels and demo conversations …")
+        for ctx in (main, second):
+            _record_outbound_parcels(ctx.shop, self.rng)
+        result.conversations = _seed_conversations(main, second, self.now)
         shops = [main.shop.id, second.shop.id]
         result.shops = [main.shop.name, second.shop.name]
         cases = Case.objects.filter(shop_id__in=shops)
@@ -1239,106 +1253,6 @@ def _write_credentials(api_key: str, buyers: list[tuple[str, Order, str]] = ()) 
 
 
 # --- the shops' knowledge: FAQ (help centre, assistant) and canned replies ---------------
-# (category, question, answer, other phrasings)
-DEMO_FAQ: list[tuple[str, str, str, str]] = [
-    (
-        "policy",
-        "支持七天无理由退货吗？",
-        "支持。签收后 7 天内，商品及包装完好、不影响二次销售，可申请七天无理由退货或换货。"
-        "定制类、已拆封的贴身用品和食品等特殊商品除外，详情以商品页说明为准。",
-        "七天无理由\n7天可以退吗\n不喜欢能退吗",
-    ),
-    (
-        "policy",
-        "售后期是多久？",
-        "签收后 15 天内可以申请售后（七天无理由为签收后 7 天内）。质量问题在售后期内可申请退货退款、换货或维修。",
-        "多久内可以申请售后\n过了几天还能退吗",
-    ),
-    (
-        "policy",
-        "退货运费谁承担？",
-        "质量问题、错发漏发由商家承担退货运费；七天无理由退货由买家承担。订单带运费险的，"
-        "退货运费由运费险理赔，寄回后自动赔付到您的账户。",
-        "运费谁出\n退货邮费\n运费险怎么用",
-    ),
-    (
-        "process",
-        "怎么申请退货退款？",
-        "在订单页点击「申请售后」，选择要退的商品和数量、售后类型和原因，上传照片凭证后提交。"
-        "商家同意后会给出退货地址，您寄回并填写快递单号即可。",
-        "怎么退货\n在哪里申请售后\n退货流程",
-    ),
-    (
-        "process",
-        "商家多久处理我的申请？",
-        "商家会在 72 小时内处理（未发货的仅退款 24 小时内）。超时未处理的，系统将自动同意您的申请。",
-        "多久审核\n为什么还没处理\n商家不理我",
-    ),
-    (
-        "process",
-        "商家拒绝了我的申请怎么办？",
-        "您可以根据拒绝理由修改申请后重新提交，或补充凭证后申请平台介入，由平台客服（小二）核实并裁定。"
-        "拒绝后 5 天内未处理的，售后单将自动关闭。",
-        "被拒绝了\n申请平台介入\n不同意退款怎么办",
-    ),
-    (
-        "process",
-        "寄回商品时需要注意什么？",
-        "请保持商品、配件、赠品及包装齐全，在包裹内附上写有订单号的纸条；寄出后 7 天内在售后单中填写快递公司和单号，"
-        "以免售后单超时关闭。请勿使用到付。",
-        "退货要注意什么\n寄回去要写什么\n可以到付吗",
-    ),
-    (
-        "refund",
-        "退款多久到账？",
-        "商家确认收货（或同意仅退款）后立即发起退款，原路退回：余额即时到账，银行卡一般 1–3 个工作日，"
-        "信用卡以发卡行为准。",
-        "钱什么时候退回来\n退款没收到\n退款到哪里",
-    ),
-    (
-        "refund",
-        "没收到货可以直接退款吗？",
-        "订单未发货可直接申请仅退款；已发货但物流长时间未更新的，请先联系客服核实物流，确认丢件后为您补寄或退款。",
-        "还没发货能退吗\n快递丢了\n没收到货",
-    ),
-    (
-        "refund",
-        "可以只退一部分钱吗？",
-        "可以。商品有轻微瑕疵但不影响使用的，您可以在申请中填写期望退款金额，商家也可能提出部分退款方案供您确认。",
-        "部分退款\n不退货只退差价\n补偿一点钱",
-    ),
-    (
-        "exchange",
-        "尺码不合适可以换吗？",
-        "可以。签收后 7 天内申请换货，选择原因「尺寸/规格不符」，寄回后商家会为您发出新尺码。库存不足时可改为退货退款。",
-        "换尺码\n大了小了怎么办\n换个颜色",
-    ),
-    (
-        "exchange",
-        "商品坏了可以维修吗？",
-        "售后期内的质量问题可申请维修，寄回后商家检测维修并寄回给您，来回运费由商家承担。",
-        "保修\n坏了怎么办\n能修吗",
-    ),
-    (
-        "shipping",
-        "下单后多久发货？",
-        "现货商品一般在付款后 48 小时内发货，预售商品以商品页写明的时间为准。大促期间可能顺延，请以订单页物流信息为准。",
-        "什么时候发货\n催发货\n怎么还没发",
-    ),
-    (
-        "invoice",
-        "可以开发票吗？",
-        "可以。确认收货后在订单页申请电子发票，支持个人和企业抬头，一般 1–3 个工作日开具；已全额退款的订单不能开票。",
-        "开票\n发票怎么开\n要发票",
-    ),
-    (
-        "promotion",
-        "退货后优惠券会退回吗？",
-        "整单退款时，未过期的店铺优惠券会退回您的账户；部分退款按商品分摊的优惠金额扣减后退款，优惠券不退回。",
-        "优惠券退吗\n用了券怎么退\n满减退货",
-    ),
-]
-
 # (title, body, case types it suits, statuses it suits)
 DEMO_CANNED: list[tuple[str, str, list[str], list[str]]] = [
     (
@@ -1396,19 +1310,9 @@ DEMO_CANNED: list[tuple[str, str, list[str], list[str]]] = [
 
 
 def _seed_knowledge(shop: Shop) -> None:
-    """A default FAQ and canned replies, so the help centre and the desk are not empty."""
-    FaqEntry.objects.bulk_create(
-        FaqEntry(
-            shop=shop,
-            category=category,
-            question=question,
-            answer=answer,
-            keywords=keywords,
-            is_published=True,
-            position=(i + 1) * 10,
-        )
-        for i, (category, question, answer, keywords) in enumerate(DEMO_FAQ)
-    )
+    """The default FAQ (the one every shop starts from) and canned replies, so the help
+    centre, the assistant and the desk are not empty."""
+    retrieval.install_default_faq(shop)
     CannedReply.objects.bulk_create(
         CannedReply(
             shop=shop,
@@ -1420,3 +1324,111 @@ def _seed_knowledge(shop: Shop) -> None:
         )
         for i, (title, body, types, statuses) in enumerate(DEMO_CANNED)
     )
+
+
+# --- parcels and conversations ------------------------------------------------------------
+def _record_outbound_parcels(shop: Shop, rng: random.Random) -> int:
+    """The carrier's record of each shipped order (carrier, tracking number, delivery), so
+    the assistant can answer "快递到哪了" with real facts."""
+    orders = (
+        Order.objects.filter(shop=shop, shipped_at__isnull=False)
+        .exclude(shipments__direction=ShipmentDirection.OUTBOUND)
+        .order_by("id")
+    )
+    parcels = []
+    for order in orders:
+        carrier, prefix, digits = rng.choice(CARRIERS)
+        tracking = prefix + "".join(str(rng.randrange(10)) for _ in range(digits))
+        parcels.append(
+            Shipment(
+                shop=shop,
+                order=order,
+                direction=ShipmentDirection.OUTBOUND,
+                carrier=carrier,
+                tracking_no=tracking,
+                shipped_at=order.shipped_at,
+                delivered_at=order.delivered_at,
+            )
+        )
+    Shipment.objects.bulk_create(parcels)
+    return len(parcels)
+
+
+# (what the buyer says, in order) per demo conversation; the assistant reads each message
+# with the real models and answers or hands over exactly as it would for a live buyer.
+DEMO_CHATS = {
+    "angry": [
+        "你好，我的退款申请怎么还没处理",
+        "都好几天了还不处理，你们就是骗子！再不退款我就去12315投诉！",
+    ],
+    "answered": ["亲 在吗", "我的订单什么时候发货呀", "可以开发票吗"],
+    "tracking": ["我的快递到哪了"],
+    "with_agent": ["拍错颜色了，能帮我改成黑色吗"],
+    "second": ["你好，可以开发票吗"],
+}
+AGENT_REPLY = "亲，已为您备注改为黑色，仓库发货前会按备注修改，请放心。"
+
+
+def _seed_conversations(main: _ShopCtx, second: _ShopCtx, now: datetime) -> int:
+    """A handful of conversations made by the chat services: one waiting for a person with
+    an angry buyer (and the case priority it raised), two answered by the assistant, one
+    with an agent, and one in the second shop."""
+    used: set[int] = set()
+
+    def pick(shop: Shop, *statuses: str) -> Order | None:
+        """An order in the first status that has one, preferring orders without a case
+        (a small demo build may have none of those)."""
+        no_case = Order.objects.exclude(id__in=Case.objects.values("order_id"))
+        for status in statuses:
+            for qs in (no_case, Order.objects.all()):
+                order = (
+                    qs.filter(shop=shop, status=status)
+                    .exclude(id__in=used)
+                    .select_related("customer")
+                    .order_by("id")
+                    .first()
+                )
+                if order is not None:
+                    used.add(order.id)
+                    return order
+        return None
+
+    waiting_case = (
+        Case.objects.filter(shop=main.shop, status=S.AWAITING_MERCHANT)
+        .select_related("order__customer")
+        .order_by("opened_at", "id")
+        .first()
+    )
+    if waiting_case is not None:
+        used.add(waiting_case.order_id)
+    plan = [
+        ("angry", waiting_case.order if waiting_case else None, 95),
+        ("answered", pick(main.shop, OrderStatus.PAID, OrderStatus.DELIVERED), 70),
+        ("tracking", pick(main.shop, OrderStatus.SHIPPED, OrderStatus.DELIVERED), 50),
+        ("with_agent", pick(main.shop, OrderStatus.PAID, OrderStatus.DELIVERED), 30),
+        ("second", pick(second.shop, OrderStatus.DELIVERED, OrderStatus.COMPLETED), 20),
+    ]
+    made = 0
+    for key, order, minutes_ago in plan:
+        if order is None:
+            continue
+        ctx = second if key == "second" else main
+        with clock.frozen(now - timedelta(minutes=minutes_ago)) as frozen:
+            conversation = chat.open_conversation(ctx.shop, order.customer, order=order)
+            for text in DEMO_CHATS[key]:
+                frozen.advance(timedelta(minutes=2))
+                chat.buyer_says(conversation.id, text)
+            if key == "with_agent":
+                member = ctx.agents[0] if ctx.agents else ctx.staff[Role.ADMIN.value]
+                agent = Actor(
+                    role=lc.ActorRole(member.role),
+                    shop_id=ctx.shop.id,
+                    staff_id=member.id,
+                    label=member.display_name,
+                )
+                frozen.advance(timedelta(minutes=3))
+                chat.take_over(conversation.id, agent)
+                frozen.advance(timedelta(minutes=1))
+                chat.agent_says(conversation.id, agent, AGENT_REPLY)
+        made += 1
+    return made
