@@ -127,6 +127,24 @@ def reason_cv(folds: int = 5) -> dict[str, Any]:
     }
 
 
+def anger_rates() -> dict[str, Any]:
+    """Share of the seed chat messages of each intent that is_angry flags, and why."""
+    from . import anger_words, is_angry
+
+    texts, labels, _, _ = intent_examples([])
+    out: dict[str, Any] = {}
+    for code in INTENTS:
+        mine = [t for t, lab in zip(texts, labels, strict=True) if lab == code]
+        flagged = [t for t in mine if is_angry(t)]
+        out[code] = {
+            "n": len(mine),
+            "angry_rate": len(flagged) / len(mine) if mine else 0.0,
+            "by_words_rate": sum(bool(anger_words(t)) for t in mine) / len(mine) if mine else 0.0,
+            "examples": flagged[:5],
+        }
+    return out
+
+
 # --- sentiment ------------------------------------------------------------------------------
 def snownlp_label(text: str) -> str:
     from snownlp import SnowNLP

@@ -117,6 +117,17 @@ class Command(BaseCommand):
         result["intent"] = cv
         self._cv_tables(console, "意图 intent", cv)
 
+        anger = evaluation.anger_rates()
+        result["anger"] = anger
+        at = Table(title="情绪激动 is_angry on the seed chat messages, per intent")
+        for col in ("intent", "n", "flagged", "by escalation words"):
+            at.add_column(col, justify="left" if col == "intent" else "right")
+        for code, row in anger.items():
+            at.add_row(
+                code, str(row["n"]), f"{row['angry_rate']:.1%}", f"{row['by_words_rate']:.1%}"
+            )
+        console.print(at)
+
         if training.REASONS_CSV.is_file():
             console.print(f"[bold]原因与类型 Reason / case type[/] — {folds}-fold CV …")
             rcv = evaluation.reason_cv(folds)
