@@ -57,6 +57,23 @@ def test_not_shipped_quotes_the_shops_own_dispatch_promise(shop):
     assert "付款后 48 小时内发货" in reply.body and reply.faq_entry == promise
 
 
+def test_not_shipped_keeps_the_promise_apart_from_the_faq_answer(shop):
+    promise = entry(shop, "下单后多久发货？", "shipping", "付款后 48 小时内发货。")
+    stuck = entry(shop, "物流好几天没更新怎么办？", "shipping", "超过 3 天没更新请联系客服。")
+    reply = compose(chat_about(paid_order(shop)), "logistics_tracking", FaqMatch(stuck, 0.9, True))
+    facts, faq = reply.body.split("\n")
+    assert "本店发货说明：付款后 48 小时内发货。" in facts and "3 天" not in facts
+    assert faq == "关于「物流好几天没更新怎么办？」：超过 3 天没更新请联系客服。"
+    assert reply.faq_entry == stuck and promise.id != stuck.id
+
+
+def test_thanks_get_a_you_are_welcome(shop):
+    conversation = chat_about(paid_order(shop))
+    conversation.refresh_from_db()
+    thanks = answers.compose(conversation, intent=sure("greeting"), faq=None, thanks=True)
+    assert thanks.body.startswith("不客气") and shop.name not in thanks.body
+
+
 def test_shipped_in_transit_and_delivered(shop):
     order = paid_order(shop)
     ship(order, carrier="圆通速递", tracking="YT5566778899")

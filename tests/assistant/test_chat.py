@@ -162,6 +162,13 @@ def test_greeting_names_the_shop_and_faq_answers_cite_the_entry(faq_shop):
     assert genuine[0].faq_entry_id == entry.id  # the buyer's message keeps its best match
 
 
+def test_thanks_are_answered_not_repeated_greetings(faq_shop):
+    conversation = chat_about(paid_order(faq_shop))
+    said(conversation, "什么时候发货")
+    out = said(conversation, "好的，谢谢亲")
+    assert out[0].intent == "greeting" and out[1].body.startswith("不客气")
+
+
 def test_a_different_question_after_an_answer_is_answered(faq_shop):
     conversation = chat_about(paid_order(faq_shop))
     first = said(conversation, "优惠券怎么用")

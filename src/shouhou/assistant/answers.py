@@ -22,6 +22,7 @@ A confident FAQ match also answers when the intent itself is not confident.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -47,6 +48,9 @@ MAX_BODY = 2000
 # confident FAQ match answers. Set with the intent model's cross-validated scores: the
 # wrong answers it gives above this are rarer than one in twenty (see the eval command).
 INTENT_CONFIDENT = 0.55
+DISPATCH_QUESTIONS = ("多久发货", "什么时候发货", "发货时间", "几天发货")
+# Thanks and acknowledgements are greetings to the intent model; they get "不客气".
+THANKS_RE = re.compile(r"谢|感谢|好的|好滴|好哒|收到|知道了|明白|^(嗯|哦|ok|okay)+[!！。.~]*$")
 FACT_INTENTS = frozenset({"greeting", "shipping_time", "logistics_tracking", "return_refund"})
 
 
@@ -74,13 +78,18 @@ def welcome(shop: Shop, order: Order | None) -> str:
     )
 
 
-def compose(conversation: Conversation, *, intent: Label, faq: FaqMatch | None) -> Answer | None:
-    """The assistant's answer to a buyer message, or None to hand over."""
+def compose(
+    conversation: Conversation, *, intent: Label, faq: FaqMatch | None, thanks: bool = False
+) -> Answer | None:
+    """The assistant's answer to a buyer message, or None to hand over. `thanks`: the
+    message thanks or acknowledges; a greeting then gets 不客气."""
     shop = conversation.shop
     order = conversation.order
     confident_faq = faq if faq is not None and faq.confident else None
     code = intent.label if intent.score >= INTENT_CONFIDENT else ""
     if code == "greeting":
+        if thanks:
+            return Answer("不客气！还有其他问题随时问我，需要人工时点击「转人工」。", "greeting")
         return Answer(
             f"您好，欢迎光临{shop.name}！请问有什么可以帮您？"
             "您可以问我发货时间、物流进度、退换货和售后进度。",
@@ -106,18 +115,15 @@ def _faq(match: FaqMatch, lead: str = "") -> Answer:
 
 
 # --- shipping -----------------------------------------------------------------------------
-def _dispatch_promise(shop: Shop, faq: FaqMatch | None) -> FaqEntry | None:
-    """The shop's own words on when it ships: the matched FAQ entry if it is about
-    shipping, else the shop's first published shipping entry."""
-    if faq is not None and faq.entry.category == FaqCategory.SHIPPING:
-        return faq.entry
-    return (
-        FaqEntry.objects.filter(
-            shop=shop, category=FaqCategory.SHIPPING, is_published=True, question__contains="发货"
-        )
-        .order_by("position", "id")
-        .first()
-    )
+def _dispatch_promise(shop: Shop) -> FaqEntry | None:
+    """The shop's own words on when it ships: its first published shipping entry that asks
+    when an order ships (下单后多久发货？ in the default FAQ)."""
+    for entry in FaqEntry.objects.filter(
+        shop=shop, category=FaqCategory.SHIPPING, is_published=True
+    ).order_by("position", "id"):
+        if any(words in entry.question for words in DISPATCH_QUESTIONS):
+            return entry
+    return None
 
 
 def _shipping(shop: Shop, order: Order, faq: FaqMatch | None) -> Answer:
@@ -129,7 +135,7 @@ def _shipping(shop: Shop, order: Order, faq: FaqMatch | None) -> Answer:
     if not order.is_shipped:
         paid = f"已于 {_when(order.paid_at)} 付款，" if order.paid_at else ""
         text = f"您的订单 {no} {paid}目前还未发货。"
-        promise = _dispatch_promise(shop, faq)
+        promise = _dispatch_promise(shop)
         if promise is not None:
             text += f"本店发货说明：{promise.answer}"
         else:

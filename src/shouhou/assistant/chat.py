@@ -389,7 +389,12 @@ def _assistant_turn(
     if reason == "prompt":
         return [_post(conversation, MessageAuthor.ASSISTANT, UNREADABLE_PROMPT, token=reply_token)]
     if reason is None and reading.chinese:
-        answer = answers.compose(conversation, intent=reading.intent, faq=reading.faq)
+        answer = answers.compose(
+            conversation,
+            intent=reading.intent,
+            faq=reading.faq,
+            thanks=bool(answers.THANKS_RE.search(reading.normalized)),
+        )
         if answer is not None:
             return [
                 _post(
