@@ -258,3 +258,17 @@ def test_eval_prints_the_tables_and_writes_json(tmp_path):
     assert sent["n_heldout"] == sum(sent["per_category"][c]["n"] for c in sent["per_category"])
     assert sent["overall"]["ours"]["accuracy"] > 0.85
     assert "snownlp" not in sent["overall"]
+
+
+def test_a_damaged_retrained_model_falls_back_to_the_packaged_one(settings, tmp_path, caplog):
+    settings.DATA_DIR = tmp_path
+    target = tmp_path / nlp.MODELS_SUBDIR
+    target.mkdir()
+    (target / "intent.npz").write_bytes(b"not a zip file")
+    (target / "intent.json").write_text('{"format": "shouhou-linear/1"}', "utf-8")
+    try:
+        nlp.reload()
+        assert nlp.intent("快递到哪了").label == "logistics_tracking"
+        assert "does not load" in caplog.text
+    finally:
+        nlp.reload()

@@ -14,10 +14,12 @@ within RELOAD_CHECK_SECONDS; `reload()` forces it.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +28,8 @@ from .text import normalize
 
 if TYPE_CHECKING:
     from .linear import LinearModel
+
+logger = logging.getLogger(__name__)
 
 INTENTS: tuple[str, ...] = (
     "greeting",
@@ -183,17 +187,32 @@ class _Registry:
             if entry is not None and entry[1] == directory and entry[2] == mtime:
                 self._models[name] = (entry[0], directory, mtime, now)
                 return entry[0]
-            model = None
-            if directory is not None:
-                from .linear import LinearModel
-
-                model = LinearModel.load(directory, name)
+            model = _load(name, directory)
             self._models[name] = (model, directory, mtime, now)
             return model
 
     def clear(self) -> None:
         with self._lock:
             self._models.clear()
+
+
+def _load(name: str, directory: Path | None) -> LinearModel | None:
+    """The model from `directory`; a retrained file that does not load (another format, a
+    damaged copy) is logged and the packaged one is served instead of failing every call."""
+    from .linear import LinearModel
+
+    if directory is None:
+        return None
+    try:
+        return LinearModel.load(directory, name)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        if directory == PACKAGED_MODELS:
+            raise
+        logger.error("assistant model %s in %s does not load (%s); using the packaged one",
+                     name, directory, exc)  # fmt: skip
+        if (PACKAGED_MODELS / f"{name}.npz").is_file():
+            return LinearModel.load(PACKAGED_MODELS, name)
+        return None
 
 
 def _mtime(directory: Path | None, name: str) -> float:

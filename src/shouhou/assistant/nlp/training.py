@@ -46,7 +46,10 @@ CLASSIFIER_FEATURES = Featurizer(n_bits=20)
 SENTIMENT_C = 10.0
 CLASSIFIER_C = 2.0
 # Weights with |w| at or below these are dropped from the stored model; the held-out
-# accuracy is measured on the pruned model (see the model's JSON).
+# accuracy is measured on the pruned model (see the model's JSON). Sentiment, C=10, on the
+# held-out fifth: all 1,148,318 weights 0.9387; |w| > 0.01: 579,953, 0.9389; > 0.02:
+# 445,871, 0.9389; > 0.05: 274,600, 0.9387; > 0.1: 170,707, 0.9383 (C=5: 0.9382, C=20:
+# 0.9378 at 0.02) — pruning at 0.02 costs nothing and keeps the file near 1.4 MB.
 SENTIMENT_PRUNE = 0.02
 CLASSIFIER_PRUNE = 0.01
 CORRECTION_WEIGHT = 5.0
