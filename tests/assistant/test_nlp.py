@@ -195,6 +195,21 @@ def test_shipped_model_is_safe_and_loads(name):
         assert set(m.classes) == set(nlp.INTENTS)
 
 
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [("intent", training.INTENTS_CSV), ("reason", training.REASONS_CSV),
+     ("case_type", training.REASONS_CSV)],
+)  # fmt: skip
+def test_shipped_classifiers_were_trained_on_the_shipped_seed_data(name, data):
+    # Editing a seed CSV means retraining: `shouhou assistant train --package --only intent`
+    # (or reason). Otherwise the product serves a model of data that is no longer there.
+    meta = json.loads((PACKAGED / f"{name}.json").read_text("utf-8"))
+    assert meta["data"] == training.file_info(data), (
+        f"{name} model is stale: run `shouhou assistant train --package --only "
+        f"{'intent' if name == 'intent' else 'reason'}`"
+    )
+
+
 def test_shipped_models_are_small():
     total = sum(p.stat().st_size for p in PACKAGED.iterdir() if p.is_file())
     assert total < 15 * 1024 * 1024
