@@ -263,7 +263,8 @@ def intent(text: str) -> Label:
 
 
 def sentiments(texts: list[str]) -> list[Label]:
-    """ "positive" or "negative" with its probability; empty text → ("positive", 0.5)."""
+    """Sentiment of each text, "positive" or "negative" with its probability; empty text →
+    Label("positive", 0.5): no evidence either way, and nothing to escalate."""
     return _classify("sentiment", list(texts), EMPTY_SENTIMENT)
 
 
