@@ -1,10 +1,12 @@
 """Hashed text features and a linear model stored in a safe format (no pickle).
 
 Every model of the assistant is the same thing: the text's character 1–3-grams, jieba
-words and word bigrams, hashed into 2**n_bits buckets (CRC-32 of the UTF-8 bytes: in the
-standard library, stable across processes and machines, and serving needs no scikit-learn
-import, which costs over a second), sublinear term frequencies scaled to unit length, and a linear
-model over them (logistic regression: its outputs are probabilities).
+words and word bigrams (each model's JSON says which of them it reads), hashed into
+2**n_bits buckets (CRC-32 of the UTF-8 bytes: in the standard library, stable across
+processes and machines, and serving needs no scikit-learn import, which costs over a
+second), sublinear term frequencies scaled to unit length, and a linear model over them
+whose outputs are probabilities (logistic regression, or a linear SVM with a fitted
+softmax temperature).
 
 On disk a model is two files side by side:
 - `<name>.npz` — `indices` (int32, sorted hashed buckets that carry a weight), `weights`
