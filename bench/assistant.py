@@ -8,11 +8,11 @@ never trained on (shouhou.assistant.nlp.training.is_heldout) — about 10,000 re
   SnowNLP's built-in sentiment (`SnowNLP(text).sentiments >= 0.5` → positive) on the same
   reviews. The full run scores SnowNLP on every held-out review (minutes: it is slow);
   --quick scores both on every fifth of them and says so in the table.
-- Latency per message: one `nlp.sentiment(text)` call per review (normalisation, jieba,
-  hashing, the dot product — everything a caller pays), median and p95, beside one
-  `SnowNLP(text).sentiments` per review; batch throughput of `nlp.sentiments` (1,000 per
-  call). The same for `nlp.intent` on the buyer messages of the intent seed set, which are
-  chat-length, and the sentiment of those chat messages.
+- Latency per message: one `nlp.sentiment(text)` call per review (normalisation,
+  n-grams, hashing, the dot product — everything a caller pays), median and p95, beside
+  one `SnowNLP(text).sentiments` per review; batch throughput of `nlp.sentiments` (1,000
+  per call). The same for `nlp.intent` (which also reads jieba's words) on the buyer
+  messages of the intent seed set, which are chat-length, and the sentiment of those.
 - Cold start in a fresh process: import, jieba's dictionary, model load, first answer.
 
 The packaged models are measured (the data dir is pointed at an empty directory), so a
