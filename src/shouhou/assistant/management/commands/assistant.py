@@ -119,7 +119,8 @@ class Command(BaseCommand):
 
         anger = evaluation.anger_rates()
         result["anger"] = anger
-        at = Table(title="情绪激动 is_angry on the seed chat messages, per intent")
+        console.print("[bold]情绪激动 is_angry[/] on the seed chat messages, per intent")
+        at = Table()
         for col in ("intent", "n", "flagged", "by escalation words"):
             at.add_column(col, justify="left" if col == "intent" else "right")
         for code, row in anger.items():
@@ -188,12 +189,15 @@ class Command(BaseCommand):
 
     @staticmethod
     def _cv_tables(console: Console, title: str, cv: dict[str, Any], confusion: bool = True):
-        table = Table(
-            title=f"{title}: {cv['folds']}-fold CV macro-F1 {cv['macro_f1']:.3f}, "
-            f"accuracy {cv['accuracy']:.3f}, n={cv['n']:,}",
-            caption=f"macro-F1 per fold: {', '.join(f'{x:.3f}' for x in cv['macro_f1_per_fold'])}"
-            + (f" · {cv['n_corrections']} agent corrections" if "n_corrections" in cv else ""),
+        # Headlines on their own line: a table title wraps to the table's width.
+        console.print(
+            f"[bold]{title}[/]: {cv['folds']}-fold CV macro-F1 {cv['macro_f1']:.3f}, "
+            f"accuracy {cv['accuracy']:.3f}, n={cv['n']:,}, "
+            f"calibration error (ECE) {cv['calibration']['ece']:.3f}"
+            + (f", {cv['n_corrections']} agent corrections" if "n_corrections" in cv else "")
+            + f"\n  macro-F1 per fold: {', '.join(f'{x:.3f}' for x in cv['macro_f1_per_fold'])}"
         )
+        table = Table()
         for col in ("label", "precision", "recall", "F1", "n"):
             table.add_column(col, justify="left" if col == "label" else "right")
         for label, row in cv["per_label"].items():
@@ -209,7 +213,8 @@ class Command(BaseCommand):
             return
         labels = cv["labels"]
         short = [lab[:8] for lab in labels]
-        ct = Table(title=f"{title}: confusion (rows true, columns predicted)")
+        console.print(f"[bold]{title}[/]: confusion (rows true, columns predicted)")
+        ct = Table()
         ct.add_column("true \\ predicted")
         for s in short:
             ct.add_column(s, justify="right")
@@ -220,13 +225,15 @@ class Command(BaseCommand):
     @staticmethod
     def _sentiment_table(console: Console, sent: dict[str, Any]) -> None:
         snow = sent["baseline"] != "skipped"
-        table = Table(
-            title=f"情感 sentiment: held-out reviews (n={sent['n_heldout']:,}), ours vs SnowNLP",
-            caption=f"ours {sent['seconds']['ours']:.1f} s"
+        console.print(
+            f"[bold]情感 sentiment[/]: held-out reviews (n={sent['n_heldout']:,}), ours"
+            + (" vs SnowNLP" if snow else "")
+            + f" · ours {sent['seconds']['ours']:.1f} s"
             + (f" · SnowNLP {sent['seconds']['snownlp']:.1f} s" if snow else "")
-            + f" · model trained {sent['model'].get('trained_at')}"
-            f" on {sent['model'].get('n_train')} reviews",
+            + f"\n  model trained {sent['model'].get('trained_at')}"
+            f" on {sent['model'].get('n_train')} reviews"
         )
+        table = Table()
         cols = ["category", "n", "ours acc", "ours macro-F1"]
         if snow:
             cols += ["SnowNLP acc", "SnowNLP macro-F1"]
@@ -252,10 +259,11 @@ class Command(BaseCommand):
 
     @staticmethod
     def _faq_table(console: Console, faq: dict[str, Any]) -> None:
-        table = Table(
-            title=f"FAQ retrieval ({faq.get('split', '')}): {faq.get('n_queries')} queries, "
+        console.print(
+            f"[bold]FAQ retrieval[/] ({faq.get('split', '')}): {faq.get('n_queries')} queries, "
             f"{faq.get('n_out_of_scope')} out of scope, {faq.get('n_entries')} entries"
         )
+        table = Table()
         table.add_column("figure")
         table.add_column("value", justify="right")
         for key in (
@@ -271,7 +279,8 @@ class Command(BaseCommand):
         console.print(table)
         tradeoff = faq.get("tradeoff") or []
         if tradeoff:
-            tt = Table(title="FAQ answer / hand-over trade-off")
+            console.print("[bold]FAQ answer / hand-over trade-off[/]")
+            tt = Table()
             keys = list(tradeoff[0].keys())
             for k in keys:
                 tt.add_column(k, justify="right")
