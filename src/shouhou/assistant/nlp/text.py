@@ -19,7 +19,9 @@ import zhconv
 # the cap keeps a 100 KB message from costing more than a normal one.
 MAX_CHARS = 2000
 
-_TAG_RE = re.compile(r"<[^>]{0,500}>")
+# Only real markup (a tag name, a closing tag, a comment or doctype) is removed: a buyer's
+# "预算<100元，尺码要>XL" keeps its words.
+_TAG_RE = re.compile(r"</?[a-zA-Z!][^<>]{0,500}>")
 _SPACE_RE = re.compile(r"\s+")
 _jieba_lock = threading.Lock()
 _jieba_ready = False
