@@ -297,3 +297,13 @@ def test_reading_a_csv_with_wrong_columns_is_a_clear_error(tmp_path):
 def test_default_reviews_path_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv(training.REVIEWS_ENV, str(tmp_path / "x.csv"))
     assert training.default_reviews_path() == Path(tmp_path / "x.csv")
+
+
+def test_warm_loads_every_model_before_the_first_message():
+    # The server warms each worker at boot (shouhou/wsgi.py); afterwards no model is loaded
+    # lazily on a buyer's first message.
+    nlp.reload()
+    assert nlp._registry._models == {}
+    nlp.warm()
+    assert set(nlp._registry._models) == {"intent", "sentiment", "reason", "case_type"}
+    assert all(entry[0] is not None for entry in nlp._registry._models.values())

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .text import normalize
+from .text import normalize, words
 
 if TYPE_CHECKING:
     from .linear import LinearModel
@@ -235,6 +235,14 @@ def model(name: str) -> LinearModel | None:
 def reload() -> None:
     """Forget loaded models; the next call loads them again (after `train`)."""
     _registry.clear()
+
+
+def warm() -> None:
+    """Load jieba and every model now, so the first buyer of a fresh server process does
+    not wait the second or so they take (the server calls this as each worker starts)."""
+    for name in ("intent", "sentiment", "reason", "case_type"):
+        model(name)
+    words("预热")
 
 
 # --- classifiers ----------------------------------------------------------------------------
