@@ -96,6 +96,7 @@ KNOWN_CODES = {
     "order_not_paid",
     "outside_after_sales_window",
     "reason_not_allowed",
+    "reason_requires_unshipped",
     "deadline_expired",
     "already_rated",
     "rating_window_closed",
