@@ -557,3 +557,52 @@ def test_buyer_and_staff_reads_stay_in_their_shop(faq_shop, other_shop):
     assert [m.id for m in sel.messages_after(conversation, out[0].id)] == [out[1].id]
     assert sel.conversation_for_staff(faq_shop, conversation.id).id == conversation.id
     refused("not_found", sel.conversation_for_staff, faq_shop, "abc")
+
+
+# --- found in review ----------------------------------------------------------------------
+def test_a_case_opened_after_the_chat_began_is_linked_and_raised_by_anger(faq_shop):
+    order = make_order(faq_shop)
+    conversation = chat_about(order)
+    said(conversation, "你好")
+    case = case_services.open_case(
+        faq_shop,
+        buyer(order),
+        order=order,
+        type="refund_only",
+        reason="quality",
+        lines=[case_services.LineRequest(order.lines.first().id, 1)],
+        description="杯盖漏水",
+    )
+    assert case.priority == Priority.NORMAL
+    said(conversation, "你们这是什么垃圾服务，骗子！我要去12315投诉！")
+    conversation.refresh_from_db()
+    case.refresh_from_db()
+    assert conversation.case_id == case.id
+    assert case.priority == Priority.HIGH
+
+
+def test_no_case_from_a_conversation_another_agent_closed(faq_shop, agent):
+    order = make_order(faq_shop)
+    conversation = chat_about(order)
+    said(conversation, "杯子有裂缝")
+    chat.close(conversation.id, agent)
+    refused(
+        "validation_error",
+        chat.open_case_from_conversation,
+        conversation.id,
+        agent,
+        case_type="refund_only",
+        reason="quality",
+        line_ids=[order.lines.first().id],
+        description="杯子有裂缝",
+    )
+
+
+def test_a_reused_token_with_other_text_is_refused_not_dropped(faq_shop, agent):
+    conversation = chat_about(paid_order(faq_shop))
+    said(conversation, "什么时候发货", client_token="tok-9")
+    count = Message.objects.count()
+    refused("validation_error", said, conversation, "我要退款", client_token="tok-9")
+    assert Message.objects.count() == count
+    chat.agent_says(conversation.id, agent, "您好", client_token="a-9")
+    refused("validation_error", chat.agent_says, conversation.id, agent, "再见", client_token="a-9")

@@ -188,8 +188,28 @@ def test_bad_messages_are_refused_and_nothing_is_stored(client, shop, text):
 def test_a_malformed_client_token_is_refused(client, shop):
     enter(client, paid(shop))
     response = send(client, "你好", token="<bad token>", htmx=True)
-    assert 'data-code="validation_error"' in response.content.decode()
+    html = response.content.decode()
+    assert 'data-code="validation_error"' in html
     assert not Message.objects.filter(author_kind=MessageAuthor.BUYER).exists()
+    # Refused before the conversation opens, and the page gets a fresh token to send with.
+    assert not Conversation.objects.exists()
+    assert token_of(html) != "<bad token>"
+
+
+def test_a_reused_token_with_other_text_is_refused_and_the_page_gets_a_new_one(client, shop):
+    enter(client, paid(shop))
+    token = token_of(page(client))
+    send(client, "什么时候发货", token=token, htmx=True)
+    response = send(client, "我要退款", token=token, htmx=True)
+    html = response.content.decode()
+    assert 'data-code="validation_error"' in html
+    assert token_of(html) != token
+    assert [
+        b
+        for k, b in Message.objects.filter(author_kind=MessageAuthor.BUYER).values_list(
+            "author_kind", "body"
+        )
+    ] == ["什么时候发货"]
 
 
 def test_markup_is_shown_as_text(client, shop):

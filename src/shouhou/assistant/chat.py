@@ -141,7 +141,7 @@ def clean_body(text: str | None) -> str:
     return body
 
 
-def _clean_token(token: str | None) -> str:
+def clean_token(token: str | None) -> str:
     token = (token or "").strip()
     if token and not TOKEN_RE.match(token):
         raise _invalid(
@@ -202,16 +202,19 @@ def _post(
     )
 
 
-def _replay(conversation_id: int, token: str, author_kind: str) -> list[Message]:
+def _replay(conversation_id: int, token: str, author_kind: str, body: str) -> list[Message]:
     tokens = [token, f"{token}#1", f"{token}#2"]
     found = list(
         Message.objects.filter(conversation_id=conversation_id, client_token__in=tokens).order_by(
             "id"
         )
     )
-    if found and found[0].author_kind != author_kind:
+    if found and (found[0].author_kind != author_kind or found[0].body != body):
+        # A page that missed the answer to its first send kept the old token; a different
+        # text under it is a new message, and dropping it silently would lose it.
         raise _invalid(
-            "client_token 已被另一条消息使用", "this client_token belongs to another message"
+            "client_token 已被另一条消息使用，请刷新后重新发送",
+            "this client_token belongs to another message: reload and send again",
         )
     return found
 
@@ -323,7 +326,7 @@ def buyer_says(conversation_id: int, text: str, *, client_token: str = "") -> li
     """Store the buyer's message and, while the assistant has the conversation, its answer
     or the hand-over notice. A resent client_token returns the first call's messages."""
     body = clean_body(text)
-    token = _clean_token(client_token)
+    token = clean_token(client_token)
     head = (
         Conversation.objects.select_related("shop")
         .filter(pk=conversation_id)
@@ -332,16 +335,20 @@ def buyer_says(conversation_id: int, text: str, *, client_token: str = "") -> li
     )
     if head is None:
         raise ShouhouError("not_found", what="会话")
-    if token and (done := _replay(conversation_id, token, MessageAuthor.BUYER)):
+    if token and (done := _replay(conversation_id, token, MessageAuthor.BUYER, body)):
         return done
     _not_closed(head)  # checked again under the lock; this spares the models the work
     # The models run before the transaction: no row is locked while they think.
     reading = read(head.shop, body)
     with transaction.atomic():
         conversation = _locked(conversation_id)
-        if token and (done := _replay(conversation_id, token, MessageAuthor.BUYER)):
+        if token and (done := _replay(conversation_id, token, MessageAuthor.BUYER, body)):
             return done  # the same message, sent twice at once: the other call stored it
         _not_closed(conversation)
+        # A case the buyer opened after the chat began is what the chat is about now.
+        current_case = _open_case_of(conversation.order) if conversation.order_id else None
+        if current_case is not None and current_case.id != conversation.case_id:
+            conversation.case = current_case
         recent = list(conversation.messages.order_by("-id")[:6])
         try:
             with transaction.atomic():
@@ -359,7 +366,7 @@ def buyer_says(conversation_id: int, text: str, *, client_token: str = "") -> li
                 )
         except IntegrityError:
             # The same token won a race a moment ago: hand back what it produced.
-            if token and (done := _replay(conversation_id, token, MessageAuthor.BUYER)):
+            if token and (done := _replay(conversation_id, token, MessageAuthor.BUYER, body)):
                 return done
             raise
         out = [said]
@@ -514,11 +521,11 @@ def _take(conversation: Conversation, actor: Actor) -> None:
 def agent_says(conversation_id: int, actor: Actor, text: str, *, client_token: str = "") -> Message:
     """The agent's reply; answering a conversation that is not yet theirs takes it over."""
     body = clean_body(text)
-    token = _clean_token(client_token)
+    token = clean_token(client_token)
     with transaction.atomic():
         conversation = _locked(conversation_id, actor.shop_id)
         _require_staff(actor, conversation.shop_id)
-        if token and (done := _replay(conversation_id, token, MessageAuthor.AGENT)):
+        if token and (done := _replay(conversation_id, token, MessageAuthor.AGENT, body)):
             return done[0]
         _not_closed(conversation)
         if conversation.status != ConversationStatus.WITH_AGENT or conversation.assignee_id is None:
@@ -533,7 +540,7 @@ def agent_says(conversation_id: int, actor: Actor, text: str, *, client_token: s
                     token=token,
                 )
         except IntegrityError:
-            if token and (done := _replay(conversation_id, token, MessageAuthor.AGENT)):
+            if token and (done := _replay(conversation_id, token, MessageAuthor.AGENT, body)):
                 return done[0]
             raise
         conversation.last_message_at = message.created_at
@@ -614,6 +621,7 @@ def open_case_from_conversation(
     with transaction.atomic():
         conversation = _locked(conversation_id, actor.shop_id)
         _require_staff(actor, conversation.shop_id)
+        _not_closed(conversation)  # another agent may have closed it while this page was open
         if conversation.order_id is None:
             raise _invalid("会话未关联订单，不能创建售后单", "the conversation has no order")
         ids: list[int] = []

@@ -198,13 +198,15 @@ def chat_send(request: HttpRequest) -> HttpResponse:
     try:
         # Empty, too long or a malformed token: the service refuses before anything is stored.
         chat.clean_body(text)
+        chat.clean_token(token)
         conversation = chat.open_conversation(
             buyer.shop, buyer.order.customer, order=buyer.order, channel="portal"
         )
         chat.buyer_says(conversation.id, text, client_token=token)
     except ShouhouError as exc:
         if request.htmx:  # type: ignore[attr-defined]
-            return _update(request, buyer, error=exc, poller=False)
+            # A fresh token with the error: the refused one must not be sent again.
+            return _update(request, buyer, error=exc, poller=False, token=uuid.uuid4().hex)
         page_messages.error(request, error_text(exc), extra_tags=exc.code)
         return _back(request)
     if request.htmx:  # type: ignore[attr-defined]
