@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "shouhou.cases",
     "shouhou.rules",
     "shouhou.assistant",
+    "shouhou.notify",
     "shouhou.portal",
     "shouhou.workbench",
 ]

@@ -1,0 +1,1 @@
+"""The transactional outbox and its channels (PRODUCT.md §6)."""
