@@ -13,6 +13,16 @@ import pytest
 
 os.environ.setdefault("SHOUHOU_FAST_PASSWORDS", "1")
 os.environ.setdefault("SHOUHOU_HUEY_IMMEDIATE", "1")
+# Rate limits off for the suite (tests/security turns them on with override_settings):
+# in the environment for servers the tests start, and in the settings pytest-django has
+# already loaded by the time this file runs.
+os.environ["SHOUHOU_RATE_LIMIT_API"] = os.environ["SHOUHOU_RATE_LIMIT_PORTAL"] = "off"
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    settings.SHOUHOU_RATE_LIMIT_API = settings.SHOUHOU_RATE_LIMIT_PORTAL = "off"
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

@@ -12,6 +12,7 @@ SHOUHOU_REDIS_URL      redis://127.0.0.1:6379/0 — huey uses Redis when set, SQ
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -27,7 +28,37 @@ def _bool(name: str, default: bool = False) -> bool:
 
 
 DEBUG = _bool("SHOUHOU_DEBUG")
-SECRET_KEY = os.environ.get("SHOUHOU_SECRET_KEY") or "dev-insecure-shouhou-key-change-me"
+
+
+def _secret_key_from_file(path: Path) -> str:
+    """The secret in `path`, made (random, mode 0600) on first start. It must never change:
+    sessions, signed buyer links and the field-encryption key all derive from it."""
+    import secrets
+
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_urlsafe(64) + "\n")
+    try:
+        os.link(tmp, path)  # atomic and exclusive: two processes starting at once agree
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
+# Outside DEBUG the hard-coded development key is never used: SHOUHOU_SECRET_KEY, else the
+# key file under the data dir.
+SECRET_KEY = os.environ.get("SHOUHOU_SECRET_KEY") or (
+    "dev-insecure-shouhou-key-change-me"
+    if DEBUG
+    else _secret_key_from_file(DATA_DIR / "secret-key")
+)
 ALLOWED_HOSTS = [h for h in os.environ.get("SHOUHOU_ALLOWED_HOSTS", "*").split(",") if h]
 
 
@@ -100,6 +131,7 @@ INSTALLED_APPS = [
     "shouhou.notify",
     "shouhou.portal",
     "shouhou.workbench",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -110,9 +142,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "shouhou.core.ratelimit.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "shouhou.core.security.SecurityHeadersMiddleware",
+    # AxesMiddleware last, as django-axes asks.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "shouhou.urls"
@@ -169,6 +205,18 @@ SHOUHOU_FIELD_KEY_FILE = os.environ.get("SHOUHOU_FIELD_KEY_FILE", "")
 SHOUHOU_SWEEP_BATCH = int(os.environ.get("SHOUHOU_SWEEP_BATCH", 500))
 SHOUHOU_SWEEP_INTERVAL_SECONDS = int(os.environ.get("SHOUHOU_SWEEP_INTERVAL_SECONDS", 60))
 
+# The notification outbox (notify/): delivery batch, lease of a claimed row (a killed
+# deliverer's rows are due again after it), per-request timeout, backoff and dead letter.
+SHOUHOU_OUTBOX_BATCH = int(os.environ.get("SHOUHOU_OUTBOX_BATCH", 20))
+SHOUHOU_OUTBOX_LEASE_SECONDS = float(os.environ.get("SHOUHOU_OUTBOX_LEASE_SECONDS", 300))
+SHOUHOU_OUTBOX_TIMEOUT = float(os.environ.get("SHOUHOU_OUTBOX_TIMEOUT", 10))
+SHOUHOU_OUTBOX_BACKOFF_SECONDS = float(os.environ.get("SHOUHOU_OUTBOX_BACKOFF_SECONDS", 30))
+SHOUHOU_OUTBOX_BACKOFF_MAX_SECONDS = float(os.environ.get("SHOUHOU_OUTBOX_BACKOFF_MAX_SECONDS", 6 * 3600))
+SHOUHOU_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("SHOUHOU_OUTBOX_MAX_ATTEMPTS", 10))
+# smtp://user:pass@host:25, smtp://host:587?starttls=1, smtps://host:465 (e-mail channel)
+SHOUHOU_SMTP_URL = os.environ.get("SHOUHOU_SMTP_URL", "")
+SHOUHOU_SMTP_FROM = os.environ.get("SHOUHOU_SMTP_FROM", "shouhou <noreply@shouhou.local>")
+
 REDIS_URL = os.environ.get("SHOUHOU_REDIS_URL", "")
 # Counters (portal lockout, rate limits) must be shared by every gunicorn worker: Redis when
 # configured, else a file cache under the data dir (one machine).
@@ -199,18 +247,65 @@ else:
         "consumer": {"workers": 2, "worker_type": "thread"},
     }
 
-if not DEBUG:
-    SESSION_COOKIE_HTTPONLY = True
-    CSRF_COOKIE_HTTPONLY = False
-    SECURE_CONTENT_TYPE_NOSNIFF = True
-    X_FRAME_OPTIONS = "DENY"
-    SECURE_REFERRER_POLICY = "same-origin"
-    # Cookies are marked Secure only behind TLS; the local demo serves plain HTTP.
-    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _bool("SHOUHOU_SECURE_COOKIES")
+# --- security (PRODUCT.md §7) --------------------------------------------------------------
+# Staff login lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one
+# username from one IP, that pair is locked for the cool-off, even with the right password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("SHOUHOU_LOGIN_FAILURE_LIMIT", 5))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("SHOUHOU_LOGIN_LOCKOUT_MINUTES", 15)))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "shouhou.core.views.lockout"
+AXES_CLIENT_IP_CALLABLE = "shouhou.core.ratelimit.client_ip"
+AXES_VERBOSE = False
 
+# Rate limits ("1200/m", "off"), counted in CACHES. An ERP pushing orders through one API
+# key at a 双11 peak stays well under the API limit; the portal limit is per buyer IP.
+SHOUHOU_RATE_LIMIT_API = os.environ.get("SHOUHOU_RATE_LIMIT_API", "3000/m")
+SHOUHOU_RATE_LIMIT_PORTAL = os.environ.get("SHOUHOU_RATE_LIMIT_PORTAL", "120/m")
+# Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses/networks).
+SHOUHOU_TRUSTED_PROXIES = [
+    p.strip() for p in os.environ.get("SHOUHOU_TRUSTED_PROXIES", "").split(",") if p.strip()
+]
+
+# Headers on every response (SecurityMiddleware, XFrameOptionsMiddleware and
+# core.security.SecurityHeadersMiddleware for CSP and Permissions-Policy).
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
+
+if not DEBUG:
+    # SHOUHOU_HTTPS=1 when served over TLS (directly or behind a proxy that sets
+    # X-Forwarded-Proto): Secure cookies, HSTS, and plain HTTP redirected to HTTPS. The
+    # local demo serves plain HTTP and leaves it off.
+    HTTPS = _bool("SHOUHOU_HTTPS") or _bool("SHOUHOU_SECURE_COOKIES")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+    if HTTPS:
+        SECURE_SSL_REDIRECT = True
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+        SECURE_HSTS_SECONDS = int(os.environ.get("SHOUHOU_HSTS_SECONDS", 31536000))
+        SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SHOUHOU_HSTS_SUBDOMAINS", default=True)
+        SECURE_HSTS_PRELOAD = _bool("SHOUHOU_HSTS_PRELOAD", default=True)
+
+# Every record goes through one filtered handler: mobile numbers are masked (138****5678)
+# before anything is written. Django's own loggers are routed to it too (their default
+# handlers would bypass the filter).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"mask_phones": {"()": "shouhou.core.logmask.MaskPhones"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["mask_phones"]}},
+    "loggers": {
+        name: {"handlers": [], "propagate": True}
+        for name in ("django", "django.server", "py.warnings")
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("SHOUHOU_LOG_LEVEL", "WARNING")},
 }

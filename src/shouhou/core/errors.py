@@ -203,6 +203,16 @@ CATALOG: dict[str, tuple[int, str, str]] = {
         "服务器内部错误，请稍后重试；如持续出现请联系管理员。",
         "Internal server error; retry later and tell the administrator if it persists.",
     ),
+    "rate_limited": (
+        429,
+        "请求过于频繁（每 {period} 秒最多 {limit} 次），请在 {retry_after} 秒后重试。",
+        "Too many requests (at most {limit} per {period} s); retry in {retry_after} s.",
+    ),
+    "customer_has_open_cases": (
+        409,
+        "该客户还有 {count} 个未结束的售后单，请先处理完毕再删除其个人信息。",
+        "The customer still has {count} open case(s); finish them before erasing their data.",
+    ),
 }
 
 

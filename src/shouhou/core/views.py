@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -46,3 +47,26 @@ def safe_next(request: HttpRequest, fallback: str) -> str:
     if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
         return target
     return fallback
+
+
+def lockout(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+    """django-axes' answer once a username + IP is locked: a page saying until when."""
+    import math
+
+    from axes.helpers import get_cool_off
+    from django.shortcuts import render
+
+    from . import clock
+
+    cool_off = get_cool_off(request)
+    seconds = int(cool_off.total_seconds()) if cool_off else 0
+    until = timezone.localtime(timezone.now() + cool_off, clock.SHANGHAI) if cool_off else None
+    response = render(
+        request,
+        "lockout.html",
+        {"until": until, "minutes": max(1, math.ceil(seconds / 60)) if seconds else 0},
+        status=429,
+    )
+    if seconds:
+        response["Retry-After"] = str(seconds)
+    return response

@@ -1,0 +1,59 @@
+"""Security headers Django's own middleware does not send: Content-Security-Policy and
+Permissions-Policy.
+
+Every page gets a fresh nonce (`request.csp_nonce`); the few inline <script> blocks carry
+it (`<script nonce="{{ request.csp_nonce }}">`), so an injected script without it does not
+run. Styles may be inline (the templates use style="" attributes), scripts may not: event
+handler attributes (onclick=…) are refused by the policy, so pages wire them in app.js.
+'unsafe-eval' stays for htmx's `hx-vals="js:{…}"` (the chat and conversation pollers),
+which evaluates that attribute; it lets our own scripts evaluate strings, it does not let an
+injected <script> run.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject
+
+PERMISSIONS_POLICY = (
+    "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), "
+    "gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), usb=()"
+)
+
+
+def content_security_policy(nonce: str) -> str:
+    extra = getattr(settings, "SHOUHOU_CSP_EXTRA", "")
+    policy = [
+        "default-src 'self'",
+        f"script-src 'self' 'nonce-{nonce}' 'unsafe-eval'",
+        "style-src 'self' 'unsafe-inline'",
+        # Photo previews before upload are blob: URLs; ECharts exports use data: images.
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+    if extra:
+        policy.append(extra)
+    return "; ".join(policy)
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.csp_nonce = SimpleLazyObject(lambda: secrets.token_urlsafe(16))  # type: ignore[attr-defined]
+        response = self.get_response(request)
+        nonce = str(request.csp_nonce)  # type: ignore[attr-defined]
+        response.headers.setdefault("Content-Security-Policy", content_security_policy(nonce))
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        return response

@@ -1,0 +1,1 @@
+"""Security: lockout, rate limits, headers, CSRF, tenant isolation, uploads, API keys."""
