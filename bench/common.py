@@ -281,6 +281,23 @@ def is_child() -> bool:
 
 
 # --- figures ------------------------------------------------------------------------------
+def percentiles(seconds: list[float]) -> dict[str, float | None]:
+    """p50/p95/p99 (nearest rank) and max of latencies given in seconds, in milliseconds."""
+    if not seconds:
+        return {"p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None}
+    s = sorted(seconds)
+
+    def rank(q: float) -> float:
+        return s[min(len(s) - 1, max(0, int(round(q * len(s))) - 1))] * 1000
+
+    return {
+        "p50_ms": rank(0.50),
+        "p95_ms": rank(0.95),
+        "p99_ms": rank(0.99),
+        "max_ms": s[-1] * 1000,
+    }
+
+
 def summary(samples: list[float]) -> dict[str, float]:
     return {
         "median": statistics.median(samples),
@@ -375,12 +392,15 @@ def at_offset(base: datetime, seconds_expr: str) -> tuple[str, list]:
 
 def insert_series(model, n: int, columns: dict[str, Any]) -> None:
     """INSERT n rows of `model`, row i (0-based) given per column by a SQL expression
-    over `i`, a (sql, params) pair, or a constant P(value). Every column must be named."""
+    over `i`, a (sql, params) pair, or a constant P(value). Every column must be named,
+    except nullable ones (NULL)."""
     from django.db import connection
 
     if n <= 0:
         return
     fields = {f.attname: f for f in model._meta.concrete_fields}
+    # A nullable column added to a model after a benchmark was written stays NULL.
+    columns = {**{a: "NULL" for a, f in fields.items() if f.null}, **columns}
     missing = set(fields) - set(columns)
     if missing:
         raise ValueError(f"{model.__name__}: no value for {sorted(missing)}")
@@ -450,6 +470,7 @@ def generate_cases(
     customers_per_shop: int | None = None,
     closed_every: int | None = None,
     rare_every: int | None = None,
+    into_shop: Any = None,
 ) -> dict[str, Any]:
     """n open cases over `shops` shops, each with its own order, order line and case line;
     every `due_every`-th case is due (its deadline passed up to an hour before `now`), the
@@ -457,7 +478,10 @@ def generate_cases(
 
     For the queue: every `closed_every`-th case (offset 1) is completed (closed, no
     deadline), and every `rare_every`-th (offset 3) is in arbitration — a status so rare
-    that an index scan filtering on it would read most of the shop's rows to fill a page."""
+    that an index scan filtering on it would read most of the shop's rows to fill a page.
+
+    `into_shop`: an existing Shop (with a default return address) to fill instead of new
+    shops, e.g. the shop an API key belongs to (then `shops` must be 1)."""
     from django.db import connection, transaction
 
     from shouhou.cases.models import Case, CaseLine, ReturnAddress
@@ -469,21 +493,26 @@ def generate_cases(
     _foreign_key_checks(False)
     tables = [m._meta.db_table for m in (Customer, Order, OrderLine, Case, CaseLine)]
     with t, transaction.atomic(), _indexes_rebuilt(tables):
-        shop_objs = [
-            Shop.objects.create(code=f"bench-{k}", name=f"压测店铺{k}", platform="own")
-            for k in range(shops)
-        ]
-        addresses = [
-            ReturnAddress.objects.create(
-                shop=s,
-                label="杭州仓",
-                contact_name="王仓管",
-                phone="13900001111",
-                address="浙江省杭州市余杭区文一西路 1 号",
-                is_default=True,
-            )
-            for s in shop_objs
-        ]
+        if into_shop is not None:
+            assert shops == 1, "into_shop fills one shop"
+            shop_objs = [into_shop]
+            addresses = [ReturnAddress.objects.get(shop=into_shop, is_default=True)]
+        else:
+            shop_objs = [
+                Shop.objects.create(code=f"bench-{k}", name=f"压测店铺{k}", platform="own")
+                for k in range(shops)
+            ]
+            addresses = [
+                ReturnAddress.objects.create(
+                    shop=s,
+                    label="杭州仓",
+                    contact_name="王仓管",
+                    phone="13900001111",
+                    address="浙江省杭州市余杭区文一西路 1 号",
+                    is_default=True,
+                )
+                for s in shop_objs
+            ]
         shop0, addr0 = shop_objs[0].id, addresses[0].id
         # Ids are consecutive from the first, so shop = shop0 + i % shops.
         assert [s.id for s in shop_objs] == list(range(shop0, shop0 + shops))
