@@ -438,14 +438,16 @@ def case_detail(
             "note": case.proposal_note,
         }
     if case.return_address is not None:
-        # The shop's own warehouse, which the buyer needs in full to send the parcel.
+        # The shop's own warehouse, which the buyer needs in full to send the parcel; staff
+        # and integrations see it masked like any phone and address (the settings page
+        # shows the shop admin the full one).
         ra = case.return_address
         out["return_address"] = {
             "id": ra.id,
             "label": ra.label,
             "contact_name": ra.contact_name,
-            "phone": ra.phone,
-            "address": ra.address,
+            "phone": ra.phone if buyer else ra.phone_masked,
+            "address": ra.address if buyer else ra.address_masked,
         }
     return out
 

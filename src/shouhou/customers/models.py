@@ -34,6 +34,8 @@ class Customer(models.Model):
     tags = models.JSONField("标签 tags", default=list, blank=True)
     notes = models.TextField("备注 notes", blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set by customers.privacy.erase_customer: the person is gone, the accounting stays.
+    erased_at = models.DateTimeField("删除个人信息时间 erased", null=True, blank=True)
 
     class Meta:
         verbose_name = "客户 customer"

@@ -8,5 +8,6 @@ urlpatterns: list = [
     path("settings/", include("shouhou.workbench.shopadmin.urls")),
     path("arbitration/", include("shouhou.workbench.arbiter.urls")),
     path("conversations/", include("shouhou.workbench.conversations.urls")),
+    path("customers/", include("shouhou.workbench.customers.urls")),
     path("", include("shouhou.workbench.desk.urls")),
 ]
