@@ -14,6 +14,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("serve", "serve", "启动 Web 服务 (gunicorn) · serve the web app and API"),
     ("worker", "worker", "启动后台任务与超时扫描 · run the task queue and the deadline sweep"),
     ("tick", "tick", "拨动应用时钟并执行超时动作 · move the app clock, apply due deadlines"),
+    ("outbox", "outbox", "通知发件箱：投递与状态 · deliver notifications, show the outbox"),
     ("demo", "demo", "载入演示店铺 · load the demo shop (--reset to rebuild)"),
     ("import-orders", "import_orders", "从 CSV 导入订单 · import orders from a CSV file"),
     ("assistant", "assistant", "智能客服模型 · assistant models: classify, eval, train"),

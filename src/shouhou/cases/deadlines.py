@@ -34,6 +34,7 @@ from django.db import OperationalError, connection, transaction
 from shouhou.core import clock
 from shouhou.core.errors import ShouhouError
 from shouhou.core.models import RefundGateway, Shop
+from shouhou.notify import events as notify_events
 from shouhou.orders.models import Order, OrderLine, OrderStatus, Shipment, ShipmentDirection
 
 from . import lifecycle as lc
@@ -205,6 +206,7 @@ def _is_deadlock(exc: OperationalError) -> bool:
 CASE_COLUMNS = (
     "id",
     "shop_id",
+    "number",
     "order_id",
     "status",
     "path",
@@ -584,6 +586,7 @@ def _write(works: list[_Work], now: datetime) -> None:
         Shipment.objects.filter(
             case_id__in=received, direction=ShipmentDirection.RETURN, delivered_at__isnull=True
         ).update(delivered_at=now)
+    notify_events.swept(works)  # case.status_changed / refund.issued, in the batch's transaction
     refunds = [w for w in works if w.allocation is not None]
     if refunds:
         _increment_refunded(refunds)

@@ -23,6 +23,7 @@ from shouhou.assistant import casework
 from shouhou.core import clock
 from shouhou.core.errors import ShouhouError
 from shouhou.core.models import RefundGateway, Shop, StaffMember
+from shouhou.notify import events as notify_events
 from shouhou.orders.models import (
     Channel,
     Order,
@@ -153,6 +154,7 @@ def open_case(
         except IntegrityError as exc:
             raise _open_conflict(shop, case_type, by_id) from exc
         _event(case, actor, step, message=description.strip()[:500])
+        notify_events.case_opened(case)  # the outbox, in this transaction
         casework.read_case_description(case)  # an angry buyer raises the priority
         _after_step(case, actor, step, event="case_opened")
     return case
@@ -423,6 +425,8 @@ def _apply(
     if actor.by_deadline and step.action == A.AGREE:
         case.auto_agreed_by_timeout = True
     _save(case)
+    if step.changes_status:
+        notify_events.status_changed(case, step)
     if step.closes:
         CaseLine.objects.filter(case=case).update(is_open=False)
     _event(case, actor, step, message=message, data=data, visibility=visibility)
@@ -499,6 +503,7 @@ def _issue_refund(case: Case, actor: Actor, now: datetime) -> RefundInstruction:
             )
     except IntegrityError as exc:
         raise ShouhouError("refund_already_issued") from exc
+    notify_events.refund_issued(case, refund)
     _event(
         case,
         actor,
