@@ -58,10 +58,6 @@ def bilingual(choice_label: str) -> str:
     return tr(zh, en or zh)
 
 
-def shops_for_lookup() -> list[Shop]:
-    return list(Shop.objects.order_by("name", "id").only("id", "code", "name"))
-
-
 def shop_by_code(code: str) -> Shop | None:
     code = (code or "").strip()
     if not code or len(code) > 40:

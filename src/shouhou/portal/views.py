@@ -112,6 +112,41 @@ def _file_refused(request: HttpRequest, exc: services.FileRefused) -> None:
 
 
 # --- reaching the order -------------------------------------------------------------------
+def _reach_order(request: HttpRequest, shop_code: str, order_no: str, last4: str) -> int:
+    """The order id for these answers, or ShouhouError (not_found / too_many_attempts).
+
+    The public page never lists the shops on the platform (that would hand anyone the
+    tenant list). A buyer who came through a shop's link has its code; one who did not
+    gives only the order number, which is tried in each shop holding an order with that
+    number — the phone digits still have to match, and every try counts towards the
+    lockout like any other.
+    """
+    from shouhou.core.ratelimit import client_ip
+
+    client = client_ip(request)
+    codes = (
+        [shop_code]
+        if shop_code
+        else list(
+            Order.objects.filter(external_id=order_no)
+            .order_by("shop_id")
+            .values_list("shop__code", flat=True)[:5]
+        )
+    ) or [""]
+    error: ShouhouError | None = None
+    for code in codes:
+        try:
+            return open_buyer_session(
+                shop_code=code, order_external_id=order_no, phone_last4=last4, client=client
+            )[1]
+        except ShouhouError as exc:
+            error = exc
+            if exc.code != "not_found":
+                break
+    assert error is not None
+    raise error
+
+
 def lookup(request: HttpRequest) -> HttpResponse:
     fixed = selectors.shop_by_code(request.GET.get("shop", ""))
     values = {
@@ -120,28 +155,18 @@ def lookup(request: HttpRequest) -> HttpResponse:
     }
     if request.method == "POST":
         last4 = request.POST.get("phone_last4", "").strip()
-        if (
-            not values["shop"]
-            or not values["order_no"]
-            or not (len(last4) == 4 and last4.isascii() and last4.isdigit())
-        ):
+        if not values["order_no"] or not (len(last4) == 4 and last4.isascii() and last4.isdigit()):
             messages.error(
                 request,
                 tr(
-                    "请选择店铺，填写订单号和手机号后四位（4 位数字）。",
-                    "Choose the shop and enter the order number and the last 4 digits "
-                    "of your phone.",
+                    "请填写订单号和手机号后四位（4 位数字）。",
+                    "Enter the order number and the last 4 digits of your phone.",
                 ),
                 extra_tags="validation_error",
             )
         else:
             try:
-                _token, order_id = open_buyer_session(
-                    shop_code=values["shop"][:40],
-                    order_external_id=values["order_no"],
-                    phone_last4=last4,
-                    client=request.META.get("REMOTE_ADDR", ""),
-                )
+                order_id = _reach_order(request, values["shop"][:40], values["order_no"], last4)
             except ShouhouError as exc:
                 if exc.code == "not_found":
                     text = tr(
@@ -163,7 +188,6 @@ def lookup(request: HttpRequest) -> HttpResponse:
         "portal/lookup.html",
         {
             "fixed_shop": fixed,
-            "shops": [] if fixed else selectors.shops_for_lookup(),
             "values": values,
         },
     )

@@ -62,6 +62,13 @@
     }
   });
 
+  // <select data-autosubmit> submits its form on change (no inline handlers: the CSP
+  // refuses them).
+  document.addEventListener("change", function (ev) {
+    var t = ev.target;
+    if (t && t.hasAttribute && t.hasAttribute("data-autosubmit") && t.form) t.form.requestSubmit();
+  });
+
   // htmx forms stay on the page: unlock them when their request is done.
   document.addEventListener("htmx:afterRequest", function (ev) {
     var form = ev.target && ev.target.closest ? ev.target.closest("form") : null;
