@@ -312,7 +312,7 @@ class Command(BaseCommand):
         ret.add_argument("kid", help="密钥 ID · key id")
 
     def handle(self, *args, action: str, **options):
-        console = Console(file=self.stdout, highlight=False)
+        console = Console(file=self.stdout, highlight=False, soft_wrap=True)
         try:
             if action == "status":
                 self._status(console)

@@ -1,0 +1,1 @@
+"""Privacy: encryption keys, reveal, export and erasure, masked logs, and proof tests."""
