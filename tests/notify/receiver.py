@@ -57,6 +57,7 @@ class Receiver:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
     _hold: threading.Event | None = None
+    hold_at: int | None = None  # the n-th arrival (1-based) and later ones block
     held: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -84,6 +85,9 @@ class Receiver:
                     receiver.arrivals.append(arrival)
                     if ok and arrival.message_id:
                         receiver.effects.setdefault(arrival.message_id, arrival)
+                    if receiver.hold_at is not None and len(receiver.arrivals) >= receiver.hold_at:
+                        receiver.hold_at = None
+                        receiver._hold = threading.Event()
                     hold = receiver._hold
                 if hold is not None:
                     receiver.held.set()
