@@ -1,8 +1,8 @@
 """Tenant isolation, proven over the whole API surface.
 
 The test reads the served OpenAPI schema and calls EVERY operation in it — so an endpoint
-added later is walked too — as callers from another shop (its API key, its admin's
-session, its buyer's token) and with no credentials at all, aiming at shop A's case,
+added later is walked too — as callers from another shop (its API key, the session of
+each of its staff roles — admin, agent, warehouse, finance, arbiter — its buyer's token) and with no credentials at all, aiming at shop A's case,
 order, evidence and tracking number. Whatever the route, the answer must be 401, 403 or
 404 (429 for the rate-limited portal login), or a 2xx that carries none of shop A's data.
 """
@@ -197,7 +197,10 @@ def test_every_route_refuses_other_shops(victim, other_shop):
     their_order = make_order(other_shop)
     attackers = {
         "other shop's API key": key_api(other_shop),
-        "other shop's admin session": staff_api(other_shop, "admin"),
+        **{
+            f"other shop's {role} session": staff_api(other_shop, role)
+            for role in ("admin", "agent", "warehouse", "finance", "arbiter")
+        },
         "other shop's buyer token": buyer_api(their_order),
         "no credentials": Api(),
     }
@@ -221,7 +224,7 @@ def test_every_route_refuses_other_shops(victim, other_shop):
                     f"{method.upper()} {template} as {who}: {resp.status_code} {text[:200]}"
                 )
     assert not failures, "\n".join(failures)
-    assert walked >= 4 * 30, walked  # the whole surface, not an empty schema
+    assert walked >= len(attackers) * 30, walked  # the whole surface, not an empty schema
 
 
 def test_the_owner_reaches_every_targeted_route(victim):
