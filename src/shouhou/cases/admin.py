@@ -93,8 +93,14 @@ class ShopPolicyAdmin(admin.ModelAdmin):
 
 @admin.register(ReturnAddress)
 class ReturnAddressAdmin(admin.ModelAdmin):
+    # Masked like every phone and address; the shop admin edits them on /wb/settings/addresses/.
     list_display = ("label", "shop", "contact_name", "phone_masked", "is_default")
     list_filter = ("shop",)
+    exclude = ("phone", "address")
+    readonly_fields = ("phone_masked", "address_masked")
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(Evidence)
