@@ -461,8 +461,9 @@ def http_request(
     method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
 ) -> bytes:
     """A pre-built HTTP/1.1 request (built once, sent many times: the client stays cheap)."""
-    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Accept: application/json"]
-    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    lines = [f"{method} {path} HTTP/1.1"]
+    head = {"Host": "127.0.0.1", "Accept": "application/json", **(headers or {})}
+    lines += [f"{k}: {v}" for k, v in head.items()]
     if body or method in ("POST", "PUT", "PATCH"):
         lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
