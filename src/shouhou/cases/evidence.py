@@ -194,8 +194,22 @@ def _reencode(img: Image.Image, fmt: str) -> bytes:
     return buf.getvalue()
 
 
+_SAME_TYPE = {"jpg": {"jpg", "jpeg", "jpe", "jfif"}, "mp4": {"mp4", "m4v", "mov"}}
+
+
 def _display_name(name: str, extension: str) -> str:
     """The name the uploader gave, for people to read; never used as a path."""
     base = os.path.basename(name.replace("\\", "/"))
     base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
-    return (base or f"evidence.{extension}")[:200]
+    # The extension follows the content, so a download opens in the right program:
+    # "invoice.jpg" that is really a PDF is shown and saved as "invoice.pdf".
+    stem, dot, ext = base.rpartition(".")
+    if dot and stem:
+        if ext.lower() not in _SAME_TYPE.get(extension, {extension}):
+            base = f"{stem}.{extension}"
+    elif base:
+        base = f"{base}.{extension}"
+    base = base or f"evidence.{extension}"
+    if len(base) > 200:
+        base = base[: 199 - len(extension)] + "." + extension
+    return base
