@@ -129,4 +129,22 @@ def bulk_agree(shop: Shop, actor: Actor, case_ids: Iterable[int]) -> BulkSummary
             continue
         result = FINANCE if agreed.awaiting_finance else DONE
         summary.outcomes.append(BulkOutcome(case.id, case.number, result))
+    _audit_bulk(shop, actor, summary)
     return summary
+
+
+def _audit_bulk(shop: Shop, actor: Actor, summary: BulkSummary) -> None:
+    """One audit row per bulk agree: money moved on many cases by one click."""
+    from shouhou.core.services import audit
+
+    agreed = [o.number for o in summary.outcomes if o.result in (DONE, FINANCE)]
+    if not agreed:
+        return
+    refused = sum(1 for o in summary.outcomes if o.result == REFUSED)
+    audit(
+        shop,
+        actor,
+        "case.bulk_agree",
+        f"{len(agreed)} 单 cases",
+        {"cases": agreed[:200], "agreed": len(agreed), "refused": refused},
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.http import QueryDict
 
 from shouhou.assistant.models import CannedReply, FaqCategory, FaqEntry
@@ -232,11 +232,30 @@ def api_keys(shop: Shop) -> list[ApiKey]:
     return list(ApiKey.objects.filter(shop=shop).order_by("revoked_at", "-created_at", "-id"))
 
 
-def audit_page(shop: Shop, before: int | None) -> tuple[list[AuditLog], int | None]:
-    """Newest first, cut by id (no OFFSET): `before` is the last id of the previous page."""
+def audit_page(
+    shop: Shop, before: int | None, *, action: str = "", actor: str = ""
+) -> tuple[list[AuditLog], int | None]:
+    """Newest first, cut by id (no OFFSET): `before` is the last id of the previous page.
+
+    `action` is an exact action ("api_key.revoke") or its family ("api_key"); `actor` the
+    name the log shows."""
     qs = AuditLog.objects.filter(shop=shop)
+    action, actor = action.strip()[:60], actor.strip()[:120]
+    if action:
+        qs = qs.filter(Q(action=action) | Q(action__startswith=action + "."))
+    if actor:
+        qs = qs.filter(actor=actor)
     if before:
         qs = qs.filter(pk__lt=before)
     rows = list(qs.order_by("-id")[: AUDIT_PAGE + 1])
     more = rows[AUDIT_PAGE - 1].id if len(rows) > AUDIT_PAGE else None
     return rows[:AUDIT_PAGE], more
+
+
+def audit_filters(shop: Shop) -> dict[str, list[str]]:
+    """The action families and the actors this shop's log holds, for the filter menus."""
+    rows = AuditLog.objects.filter(shop=shop)
+    actions = sorted(set(rows.values_list("action", flat=True).distinct()))
+    families = sorted({a.split(".", 1)[0] for a in actions} | set(actions))
+    actors = sorted(set(rows.values_list("actor", flat=True).distinct()))
+    return {"actions": families, "actors": actors}

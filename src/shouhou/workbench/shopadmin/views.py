@@ -4,6 +4,8 @@ Only the shop's admin reaches them; every id is looked up within the admin's sho
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -562,5 +564,19 @@ def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
 # --- audit log ----------------------------------------------------------------------------
 @admin_only
 def audit(request: HttpRequest) -> HttpResponse:
-    rows, more = selectors.audit_page(request.shop, int_or_none(request.GET.get("before")))
-    return _page(request, "audit.html", "audit", rows=rows, more=more)
+    chosen = {k: request.GET.get(k, "").strip()[:120] for k in ("action", "actor")}
+    rows, more = selectors.audit_page(
+        request.shop, int_or_none(request.GET.get("before")), **chosen
+    )
+    filters = selectors.audit_filters(request.shop)
+    more_query = urlencode({**{k: v for k, v in chosen.items() if v}, "before": more or ""})
+    return _page(
+        request,
+        "audit.html",
+        "audit",
+        rows=rows,
+        more=more,
+        more_query=more_query,
+        chosen=chosen,
+        **filters,
+    )
