@@ -58,7 +58,10 @@ def main(argv: list[str]) -> dict:
     if what == "api":
         _, secret = ApiKey.issue(shop, "fault-test")
         Endpoint.objects.create(shop=shop, name="ERP", channel="webhook", url="http://127.0.0.1:9/")
-        orders = [make_order(shop, lines=[(1, 5000)]).id for _ in range(n)]
+        orders = []
+        for _ in range(n):
+            order = make_order(shop, lines=[(1, 5000)])
+            orders.append([order.id, order.lines.get().id])
         return {"shop_id": shop.id, "api_key": secret, "order_ids": orders}
     raise SystemExit(f"unknown seed {what!r}")
 

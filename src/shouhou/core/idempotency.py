@@ -12,19 +12,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from shouhou.cases.actors import Actor
 from shouhou.core.errors import ShouhouError
 from shouhou.core.models import IdempotencyRecord
 
+log = logging.getLogger(__name__)
+
 MAX_KEY_LENGTH = 200
+# Releasing a claim after the database connection died (a PostgreSQL restart) is retried
+# on fresh connections for this long; past it the stale-claim timeout is the last resort.
+RELEASE_RETRY_SECONDS = 10.0
 # A claim whose request died without finishing (a killed worker) is taken over after this.
 STALE_CLAIM = timedelta(minutes=2)
 
@@ -84,9 +91,29 @@ def run_once(
             if done != 1:  # our claim was taken over as stale: the other request owns the key
                 raise ShouhouError("duplicate_request")
     except BaseException:
-        IdempotencyRecord.objects.filter(pk=record.pk, status_code__isnull=True).delete()
+        _release(record.pk)
         raise
     return Outcome(status, body)
+
+
+def _release(pk: int) -> None:
+    """Drop our unfinished claim so the client's retry can run. If the work failed because
+    the connection died (found by restarting PostgreSQL under load), the delete fails on
+    that connection too, and the claim would answer every retry with duplicate_request
+    until it went stale (minutes): so try again on a fresh connection for a few seconds."""
+    give_up = time.monotonic() + RELEASE_RETRY_SECONDS
+    while True:
+        try:
+            IdempotencyRecord.objects.filter(pk=pk, status_code__isnull=True).delete()
+            return
+        except DatabaseError:
+            if connection.in_atomic_block or time.monotonic() > give_up:
+                log.warning(
+                    "idempotency claim %s not released; it goes stale in %s", pk, STALE_CLAIM
+                )
+                return
+            connection.close()
+            time.sleep(0.25)
 
 
 def _claim(shop_id: int, key: str, fingerprint: str) -> IdempotencyRecord | None:
