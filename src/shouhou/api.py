@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import JSONRenderer
@@ -130,6 +131,13 @@ def _too_large(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 for _exc in (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent):
     api.add_exception_handler(_exc, _too_large)
+
+
+@api.exception_handler(MultiPartParserError)
+def on_bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    """`multipart/form-data` without a boundary, or a broken body: the caller's fault, a 400
+    (found by the fuzzer — it was a 500)."""
+    return error_response(request, ShouhouError("malformed_body", detail=str(exc)[:200]))
 
 
 @api.exception_handler(Http404)

@@ -38,6 +38,7 @@ from .schemas import (
     ACTION_BODIES,
     BODY_ERRORS,
     MAX_BIGINT,
+    NO_NUL,
     READ_ERRORS,
     ActionIn,
     CaseDetailOut,
@@ -59,6 +60,12 @@ portal_router = Router(tags=["portal 买家门户"])
 logistics_router = Router(tags=["logistics 物流"], auth=API_AUTH)
 
 CaseId = Path(..., ge=1, le=MAX_BIGINT, description="售后单 id")
+# What an evidence file is served as: the type read from its content at upload (evidence.py).
+EVIDENCE_TYPES = (
+    *(media for media, _ in evidence_service.IMAGE_TYPES.values()),
+    "application/pdf",
+    "video/mp4",
+)
 
 SERVICES: dict[str, Callable[..., Any]] = {
     **{action.value: fn for action, fn in services.ACTION_SERVICES.items()},
@@ -247,12 +254,20 @@ def _evidence_out(case_id: int, ev: Evidence) -> dict[str, Any]:
     summary="上传凭证 Add evidence",
     description="multipart/form-data: `file` (JPEG/PNG/WebP/GIF, PDF or MP4; the type is read "
     "from the content; images lose their EXIF) and an optional `note`.",
+    # An empty file part reaches the handler as no file at all: the schema says "not empty".
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {"schema": {"properties": {"file": {"minLength": 1}}}}
+            }
+        }
+    },
 )
 def add_evidence(
     request: HttpRequest,
     file: File[UploadedFile],
     case_id: int = CaseId,
-    note: Annotated[str, Form(max_length=500)] = "",
+    note: Annotated[str, Form(max_length=500, pattern=NO_NUL)] = "",
 ):
     actor = current_actor(request)
     selectors.require_case(actor, case_id, buyer_order_id(request))
@@ -273,9 +288,10 @@ decorate_view(refuse_bodies_over(_evidence_body_limit))(add_evidence)
     openapi_extra={
         "responses": {
             "200": {
-                "description": "the file",
+                "description": "the file, as the type read from its content when uploaded",
                 "content": {
-                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                    media: {"schema": {"type": "string", "format": "binary"}}
+                    for media in EVIDENCE_TYPES
                 },
             }
         }

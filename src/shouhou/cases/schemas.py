@@ -1,9 +1,13 @@
 """API shapes for cases (and the shared error body).
 
-Inputs are strict where JSON is loose: an integer field refuses `true`, `"5"` and `5.0`;
+Inputs are strict where JSON is loose: an integer field refuses `true`, `"5"` and `5.5`
+(`5.0` is the integer 5, as JSON Schema counts it — the published contract says "integer");
 every integer is bounded by the column that stores it, every string by its column length,
 and no string may carry a NUL or a lone surrogate (PostgreSQL refuses both, which would
-otherwise surface as a 500). Money is integer fen everywhere.
+otherwise surface as a 500). What the services would refuse on shape alone (a blank reason,
+a malformed tracking number, both or neither of two alternative references) is in the
+published schema too, so a request the schema allows is never refused as malformed.
+Money is integer fen everywhere.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from django.utils import timezone
 from ninja import Schema
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from shouhou.orders.models import Channel
 
@@ -44,19 +48,52 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
+# Published with every text field: no NUL (PostgreSQL cannot store one in text).
+NO_NUL = r"^[^\x00]*$"
+# Required text: besides, at least one character that is not white space (services strip).
+NON_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
 def Text(max_length: int, min_length: int = 0) -> Any:  # noqa: N802 — reads like a type
     return Annotated[
-        str, Field(min_length=min_length, max_length=max_length), AfterValidator(_clean_text)
+        str,
+        Field(min_length=min_length, max_length=max_length, pattern=NO_NUL),
+        AfterValidator(_clean_text),
     ]
 
 
-Fen = Annotated[int, Field(strict=True, ge=0, le=MAX_BIGINT)]
-Id = Annotated[int, Field(strict=True, ge=1, le=MAX_BIGINT)]
-Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)]
-Version = Annotated[int, Field(strict=True, ge=1, le=MAX_INT32)]
-Score = Annotated[int, Field(strict=True, ge=1, le=5)]
+def NonBlank(max_length: int) -> Any:  # noqa: N802 — reads like a type
+    return Annotated[
+        str,
+        Field(min_length=1, max_length=max_length, pattern=NON_BLANK),
+        AfterValidator(_clean_text),
+    ]
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema's "integer" includes 5.0: take it as 5 (5.5, true and "5" stay refused)."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+def Int(ge: int, le: int) -> Any:  # noqa: N802 — reads like a type
+    return Annotated[int, Field(strict=True, ge=ge, le=le), BeforeValidator(_integral)]
+
+
+# The published tracking number shape, as services._check_tracking checks it.
+TRACKING_PATTERN = r"^[A-Za-z0-9]{6,30}$"
+
+Fen = Int(0, MAX_BIGINT)
+Id = Int(1, MAX_BIGINT)
+Quantity = Int(1, MAX_QUANTITY)
+Version = Int(1, MAX_INT32)
+Score = Int(1, 5)
 StrictBool = Annotated[bool, Field(strict=True)]
-When = Annotated[datetime, AfterValidator(_aware)]
+# The year as written is 2000–2100 (_aware); the schema says so, next to format date-time.
+When = Annotated[
+    datetime, AfterValidator(_aware), Field(json_schema_extra={"pattern": r"^(20[0-9]{2}|2100)-"})
+]
 ChannelCode = Literal[tuple(Channel.values)]  # type: ignore[valid-type]
 
 
@@ -83,7 +120,28 @@ READ_ERRORS = (400, 401, 403, 404, 422)
 
 
 # --- opening a case -----------------------------------------------------------------------
+def exactly_one_of(first: str, second: str) -> dict[str, Any]:
+    """JSON Schema for "exactly one of these two is given (and not null)": neither both nor
+    none. One `not` beside the properties, so tools that read `properties` still can."""
+
+    def given(name: str) -> dict[str, Any]:
+        return {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+
+    return {
+        "not": {
+            "anyOf": [
+                {"allOf": [given(first), given(second)]},
+                {"allOf": [{"not": given(first)}, {"not": given(second)}]},
+            ]
+        }
+    }
+
+
 class CaseLineIn(In):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra=exactly_one_of("order_line_id", "order_line_external_id")
+    )
+
     order_line_id: Id | None = None
     order_line_external_id: Text(64) | None = None
     quantity: Quantity
@@ -97,6 +155,10 @@ class CaseLineIn(In):
 
 
 class CaseOpenIn(In):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra=exactly_one_of("order_id", "order_external_id")
+    )
+
     order_id: Id | None = None
     order_external_id: Text(64) | None = None
     type: lc.CaseType
@@ -133,7 +195,7 @@ class AgreeIn(ActionIn):
 
 
 class ReasonRequiredIn(ActionIn):
-    reason: Text(2000, min_length=1)
+    reason: NonBlank(2000)
 
 
 class ProposeIn(ActionIn):
@@ -147,8 +209,8 @@ class OptionalReasonIn(ActionIn):
 
 
 class ShipIn(ActionIn):
-    carrier: Text(40, min_length=1)
-    tracking_no: Text(40, min_length=1)
+    carrier: NonBlank(40)
+    tracking_no: Annotated[str, Field(pattern=TRACKING_PATTERN, examples=["SF1234567890"])]
 
 
 class NoteOptionalIn(ActionIn):
@@ -174,13 +236,11 @@ class AssignIn(ActionIn):
 
 
 class SetPriorityIn(ActionIn):
-    priority: Annotated[int, Field(strict=True, ge=0, le=2)] = Field(
-        description="0 普通 normal · 1 高 high · 2 紧急 urgent"
-    )
+    priority: Int(0, 2) = Field(description="0 普通 normal · 1 高 high · 2 紧急 urgent")
 
 
 class NoteIn(ActionIn):
-    text: Text(5000, min_length=1)
+    text: NonBlank(5000)
     internal: StrictBool = True
 
 
@@ -380,7 +440,7 @@ class CaseDetailOut(CaseSummaryOut):
 
 class LogisticsEventIn(In):
     carrier: Text(40) = ""
-    tracking_no: Text(40, min_length=1)
+    tracking_no: NonBlank(40)
     event: Literal["delivered"]
     at: When | None = None
 

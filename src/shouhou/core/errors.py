@@ -213,6 +213,16 @@ CATALOG: dict[str, tuple[int, str, str]] = {
         "该客户还有 {count} 个未结束的售后单，请先处理完毕再删除其个人信息。",
         "The customer still has {count} open case(s); finish them before erasing their data.",
     ),
+    "malformed_body": (
+        400,
+        "请求体格式不正确（{detail}），请检查 Content-Type 与内容。",
+        "The request body is malformed ({detail}); check the Content-Type and the content.",
+    ),
+    "amount_too_large": (
+        422,
+        "金额超出可记录的范围：{detail}",
+        "The amount is beyond what can be recorded: {detail}",
+    ),
 }
 
 
