@@ -52,8 +52,12 @@ class SecurityHeadersMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.csp_nonce = SimpleLazyObject(lambda: secrets.token_urlsafe(16))  # type: ignore[attr-defined]
         response = self.get_response(request)
-        nonce = str(request.csp_nonce)  # type: ignore[attr-defined]
-        response.headers.setdefault("Content-Security-Policy", content_security_policy(nonce))
+        # Pages get the policy; files (evidence PDFs and videos, JSON) do not — nosniff and
+        # their content type keep them from running as a page, and a policy on a PDF can
+        # stop the browser's own viewer.
+        if response.get("Content-Type", "").startswith("text/html"):
+            nonce = str(request.csp_nonce)  # type: ignore[attr-defined]
+            response.headers.setdefault("Content-Security-Policy", content_security_policy(nonce))
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         return response
