@@ -223,6 +223,46 @@ CATALOG: dict[str, tuple[int, str, str]] = {
         "金额超出可记录的范围：{detail}",
         "The amount is beyond what can be recorded: {detail}",
     ),
+    "notify_url_invalid": (
+        422,
+        "通知地址不是有效的网址：{detail_zh}。请填写完整的 http:// 或 https:// 地址。",
+        "The notification URL is not valid: {detail_en}. Enter a full http:// or https:// URL.",
+    ),
+    "notify_url_scheme": (
+        422,
+        "通知地址只能以 http:// 或 https:// 开头（收到「{scheme}」）。",
+        "The notification URL must start with http:// or https:// (got '{scheme}').",
+    ),
+    "notify_url_credentials": (
+        422,
+        "通知地址中不能包含用户名或密码（user:pass@）；签名 Webhook 请使用系统生成的密钥。",
+        "The notification URL must not contain a user name or password (user:pass@); "
+        "signed webhooks use the secret the system generates.",
+    ),
+    "notify_recipients_invalid": (
+        422,
+        "收件人不正确：{detail_zh}。请填写 1–{limit} 个邮箱地址，用逗号分隔。",
+        "The recipients are not valid: {detail_en}. Enter 1–{limit} e-mail addresses, "
+        "separated by commas.",
+    ),
+    "notify_topics_invalid": (
+        422,
+        "请至少选择一个要接收的通知主题（未知主题：{unknown}）。",
+        "Choose at least one notification topic to receive (unknown topics: {unknown}).",
+    ),
+    "notify_endpoint_has_pending": (
+        409,
+        "该通知端点还有 {count} 条待发送消息。勾选「转入死信」后再删除（它们不会再发送，"
+        "仍可在死信列表查看），或等它们发送完毕。",
+        "This endpoint still has {count} pending message(s). Tick 'move them to the dead "
+        "letters' to delete it anyway (they will not be sent; they stay listed as dead "
+        "letters), or wait until they are delivered.",
+    ),
+    "notify_endpoint_inactive": (
+        409,
+        "通知端点「{name}」已停用，请先启用再{doing_zh}。",
+        "The endpoint '{name}' is switched off; switch it on before {doing_en}.",
+    ),
 }
 
 
