@@ -3,7 +3,8 @@
 A reply body may use {buyer} {order_no} {case_no} {status} {deadline} {refund} {tracking}
 {return_address} {shop}. Filling works from `cases.selectors.case_detail(...)` (already
 masked for the viewer), so ranking and filling a dozen replies costs no extra query per
-reply. A placeholder the case cannot fill yet (no tracking number, no return address) is
+reply — except the return address: the detail masks it for staff, but a reply is written
+to the buyer, who needs the shop's warehouse in full to post the parcel, so it is read once. A placeholder the case cannot fill yet (no tracking number, no return address) is
 left empty rather than shown as "{tracking}" to a buyer.
 """
 
@@ -19,7 +20,7 @@ from django.utils import timezone
 from shouhou.cases import services as case_services
 from shouhou.cases import wording
 from shouhou.cases.actors import Actor
-from shouhou.cases.models import TimelineEvent
+from shouhou.cases.models import ReturnAddress, TimelineEvent
 from shouhou.core.errors import ShouhouError
 from shouhou.core.models import Shop
 
@@ -48,7 +49,7 @@ def case_variables(detail: dict[str, Any], shop: Shop, lang: str | None = None) 
     """The value of every variable for this case (detail = case_detail(...))."""
     deadline = detail.get("deadline_at")
     shipments = detail.get("shipments") or []
-    address = detail.get("return_address")
+    address = _return_address_in_full(detail.get("return_address"), shop)
     refund = detail.get("refund_fen") or detail.get("requested_refund_fen") or 0
     return {
         "buyer": (detail.get("customer") or {}).get("nickname") or "",
@@ -67,6 +68,15 @@ def case_variables(detail: dict[str, Any], shop: Shop, lang: str | None = None) 
         ),
         "shop": shop.name,
     }
+
+
+def _return_address_in_full(masked: dict[str, Any] | None, shop: Shop) -> dict[str, str] | None:
+    if not masked:
+        return None
+    row = ReturnAddress.objects.filter(pk=masked["id"], shop=shop).first()
+    if row is None:
+        return None
+    return {"address": row.address, "contact_name": row.contact_name, "phone": row.phone}
 
 
 def fill(body: str, variables: dict[str, str]) -> str:

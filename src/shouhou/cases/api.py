@@ -27,6 +27,7 @@ from shouhou.core.auth import (
     open_buyer_session,
 )
 from shouhou.core.errors import ShouhouError
+from shouhou.core.ratelimit import client_ip
 from shouhou.orders.models import Channel
 
 from . import evidence as evidence_service
@@ -352,7 +353,7 @@ def open_portal_session(request: HttpRequest, payload: PortalSessionIn):
         shop_code=payload.shop,
         order_external_id=payload.order_external_id,
         phone_last4=payload.phone_last4,
-        client=request.META.get("REMOTE_ADDR", ""),
+        client=client_ip(request),
     )
     return {"token": token, "order_id": order_id, "expires_in": buyer_token_max_age()}
 
