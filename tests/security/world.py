@@ -15,6 +15,7 @@ from shouhou.assistant import chat
 from shouhou.assistant.models import CannedReply, Conversation, FaqEntry, Message
 from shouhou.cases.models import Case, Evidence, ReturnAddress
 from shouhou.core.models import ApiKey, AuditLog, StaffMember
+from shouhou.notify.models import Endpoint, OutboxMessage
 from shouhou.rules.models import AutomationRule
 from shouhou.workbench.models import SavedView
 from tests.factories import make_staff
@@ -67,6 +68,14 @@ class World:
             .first(),
             "evidence": Evidence.objects.filter(case=case).count(),
             "audit": AuditLog.objects.filter(shop=self.shop).count(),
+            "endpoint": Endpoint.objects.filter(pk=o["endpoint"].pk)
+            .values_list("name", "url", "active", "secret")
+            .first(),
+            "outbox": list(
+                OutboxMessage.objects.filter(shop=self.shop)
+                .order_by("id")
+                .values_list("id", "status", "attempts")
+            ),
             "timeline": case.timeline.count() if hasattr(case, "timeline") else None,
         }
 
@@ -98,6 +107,16 @@ def build_world(shop) -> World:
     conversation = chat.open_conversation(shop, customer, order=order)
     chat.buyer_says(conversation.id, f"我的暗号是{tag}人工")
     message = Message.objects.filter(conversation=conversation).order_by("id").first()
+    endpoint = Endpoint.objects.create(
+        shop=shop,
+        name=f"机密端点{tag}",
+        channel="webhook",
+        url=f"https://erp-{tag}.example.com/hook",
+        secret=f"whsec_{tag}",
+    )
+    dead = OutboxMessage.objects.create(
+        shop=shop, endpoint=endpoint, topic="refund.issued", dedupe_key=tag, status="dead"
+    )
     view = SavedView.objects.create(shop=shop, owner=member, name=f"视图{tag}", query="status=open")
     ids: dict[str, int | str] = {
         "case_id": case.id,
@@ -113,6 +132,8 @@ def build_world(shop) -> World:
         "customer_id": customer.id,
         "order_id": order.id,
         "view_id": view.id,
+        "endpoint_id": endpoint.id,
+        "outbox_id": dead.id,
         "shop_code": shop.code,
         # A signed link is itself a credential: the attacker has only a forged one.
         "token": "forged-link-token",
@@ -133,6 +154,8 @@ def build_world(shop) -> World:
         view.name,
         evidence.sha256,
         order.external_id,
+        endpoint.name,
+        f"erp-{tag}",
     ]
     objects = {
         "case": case,
@@ -145,6 +168,7 @@ def build_world(shop) -> World:
         "conversation": conversation,
         "view": view,
         "customer": customer,
+        "endpoint": endpoint,
     }
     return World(shop=shop, ids=ids, markers=markers, objects=objects)
 
