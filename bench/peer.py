@@ -34,7 +34,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import common as c
+from bench.api_opens import Server, free_port
 
 NAME = "peer"
 PEER_VENV = Path(os.environ.get("BENCH_PEER_VENV", c.ROOT / "var" / "bench-peer-venv"))
@@ -326,8 +326,9 @@ def prepare_shouhou(rows: int, orders: int, links: int = 0) -> dict:
 
 
 # --- servers ------------------------------------------------------------------------------
-class Gunicorn:
-    """A gunicorn in its own process group, started like `shouhou serve` starts it."""
+class Gunicorn(Server):
+    """A gunicorn in its own process group, started like `shouhou serve` starts it;
+    stopped as api_opens.Server stops (SIGTERM to the group, SIGKILL after 15 s)."""
 
     def __init__(
         self,
@@ -369,16 +370,6 @@ class Gunicorn:
     def pid(self) -> int:
         return self.proc.pid
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)  # our own process group only
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
-
 
 def gunicorn_flags(port: int, workers: int) -> list[str]:
     """The flags `shouhou serve` passes (core/management/commands/serve.py)."""
@@ -398,8 +389,6 @@ def gunicorn_flags(port: int, workers: int) -> list[str]:
 
 
 def start_helpdesk(root: Path, workers: int = WORKERS) -> Gunicorn:
-    from bench.api_opens import free_port
-
     port = free_port()
     argv = [
         str(PEER_VENV / "bin" / "python"),
@@ -421,8 +410,6 @@ def start_helpdesk(root: Path, workers: int = WORKERS) -> Gunicorn:
 
 def start_shouhou(url: str, data_dir: Path, workers: int = WORKERS) -> Gunicorn:
     """`shouhou serve` (gunicorn, sync workers, CONN_MAX_AGE=60), rate limits off."""
-    from bench.api_opens import free_port
-
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {
@@ -711,6 +698,13 @@ def run(
             if entry["shouhou"]["p50_ms"]
             else None
         )
+        # Rounds interleave the two servers: a round's ratio sees the same machine weather.
+        per_round = [
+            sh["per_s"] / hd["per_s"]
+            for hd, sh in zip(runs[op]["helpdesk"], runs[op]["shouhou"], strict=True)
+            if hd["per_s"]
+        ]
+        entry["ratio_per_round"] = per_round
         table.append(
             [
                 f"  ratio shouhou / helpdesk ({op})",
@@ -720,7 +714,7 @@ def run(
                 f"p50 helpdesk ÷ shouhou {entry['p50_ratio_helpdesk_over_shouhou']:.2f}"
                 if entry["p50_ratio_helpdesk_over_shouhou"]
                 else "—",
-                "",
+                "ok/s ratio per round: " + ", ".join(f"{x:.2f}" for x in per_round),
                 "",
                 "",
                 "",
@@ -740,8 +734,8 @@ def run(
         + f"\npeer: django-helpdesk {versions['django-helpdesk']} · Django "
         f"{versions['Django']} · DRF {versions['djangorestframework']} · gunicorn "
         f"{versions['gunicorn']} (own venv {PEER_VENV})"
-        + f"\nservers: gunicorn {workers} sync workers each, one at a time; ratio = shouhou ok/s "
-        "÷ helpdesk ok/s (> 1: shouhou faster)",
+        + f"\nservers: gunicorn {workers} sync workers each, one at a time, alternating each "
+        "round; ratio = median shouhou ok/s ÷ median helpdesk ok/s (> 1: shouhou faster)",
     )
     payload = {
         "benchmark": NAME,
