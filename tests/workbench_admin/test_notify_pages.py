@@ -476,3 +476,35 @@ def test_the_list_counts_messages_per_endpoint(c, shop):
     row = listing.split(f'data-testid="notify-endpoint-{ep.id}"', 1)[1].split("</tr>")[0]
     assert "1 / 1 / 2" in row
     assert "死信（2）" in listing
+
+
+# --- the services themselves refuse the wrong actor ---------------------------------------
+def test_the_services_refuse_other_roles_and_other_shops(shop, other_shop):
+    from shouhou.core.errors import ShouhouError
+    from tests.factories import staff_actor
+
+    ep = _endpoint(shop)
+    dead = _message(ep)
+    agent = staff_actor(shop, "agent", make_staff(shop, "agent"))
+    stranger = staff_actor(other_shop, "admin", make_staff(other_shop, "admin"))
+    calls = [
+        lambda a: notify.add_endpoint(
+            shop, a, name="x", channel="wecom", url="https://a.example/", topics=ALL_TOPICS
+        ),
+        lambda a: notify.update_endpoint(
+            shop, a, ep.id, name="x", url="https://a.example/", topics=ALL_TOPICS
+        ),
+        lambda a: notify.set_endpoint_active(shop, a, ep.id, False),
+        lambda a: notify.delete_endpoint(shop, a, ep.id, drop_pending=True),
+        lambda a: notify.send_test_message(shop, a, ep.id),
+        lambda a: notify.retry_dead_letters(shop, a),
+    ]
+    for actor, code in ((agent, "permission_denied"), (stranger, "not_found")):
+        for call in calls:
+            with pytest.raises(ShouhouError) as err:
+                call(actor)
+            assert err.value.code == code
+    ep.refresh_from_db()
+    dead.refresh_from_db()
+    assert (ep.name, ep.active, dead.status) == ("售后群", True, "dead")
+    assert OutboxMessage.objects.count() == 1 and not AuditLog.objects.exists()
