@@ -19,12 +19,13 @@ define pytest_run
 	exit $$rc
 endef
 
-.PHONY: help install run test test-sqlite test-pg lint bench
+.PHONY: help install run test test-sqlite test-pg lint bench fuzz
 
 help:
 	@echo "make run          install into $(VENV), migrate, load the demo on first start, serve on http://$(HOST):$(PORT)"
 	@echo "make test         tests on SQLite, then on PostgreSQL ($(PG_URL); SHOUHOU_SKIP_PG=1 skips it outside CI)"
 	@echo "make test-sqlite | test-pg | lint | bench"
+	@echo "make fuzz         schemathesis against a served demo instance (FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) per operation, stateful phase on)"
 
 install: $(STAMP)
 
@@ -82,3 +83,29 @@ bench: $(STAMP)
 	else \
 		echo "bench/run_all.py not found: no benchmarks yet"; \
 	fi
+
+# A longer schemathesis run than the bounded one in `make test` (tests/api/test_fuzz.py):
+# the demo shop served by gunicorn on a free port from a throw-away data dir, rate limits
+# off, the demo's API key; all phases, stateful included. Fails on any failure.
+FUZZ_EXAMPLES ?= 100
+FUZZ_SEED ?= 20241111
+FUZZ_ARGS ?=
+fuzz: $(STAMP)
+	@data=$$(mktemp -d /tmp/shouhou-fuzz.XXXXXX); pid=; \
+	trap 'if [ -n "$$pid" ]; then kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; fi; rm -rf "$$data"' EXIT; \
+	export SHOUHOU_DATA_DIR="$$data" SHOUHOU_RATE_LIMIT_API=off SHOUHOU_RATE_LIMIT_PORTAL=off; \
+	unset SHOUHOU_DATABASE_URL; mkdir -p "$$data/static"; \
+	echo "== fuzz: demo data in $$data =="; \
+	$(BIN)/shouhou migrate --noinput -v 0 && $(BIN)/shouhou demo --orders 60 >"$$data/demo.log" 2>&1 \
+		|| { cat "$$data/demo.log"; exit 1; }; \
+	key=$$(grep -A1 '^API key for' "$$data/demo-credentials.txt" | tail -n 1 | tr -d ' '); \
+	case "$$key" in sh_*) ;; *) echo "no API key in $$data/demo-credentials.txt"; exit 1;; esac; \
+	port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	$(BIN)/shouhou serve --host 127.0.0.1 --port $$port >"$$data/serve.log" 2>&1 & pid=$$!; \
+	echo "== fuzz: schemathesis against http://127.0.0.1:$$port/api/v1/openapi.json =="; \
+	rc=0; PYTHONPATH="$(CURDIR)" $(BIN)/schemathesis --config-file tests/api/schemathesis.toml run \
+		"http://127.0.0.1:$$port/api/v1/openapi.json" --wait-for-schema 60 \
+		-H "Authorization: Bearer $$key" --max-examples $(FUZZ_EXAMPLES) --seed $(FUZZ_SEED) \
+		--phases examples,coverage,fuzzing,stateful --workers 2 $(FUZZ_ARGS) || rc=$$?; \
+	if [ $$rc -ne 0 ]; then echo "== fuzz: failures (server log: last lines) =="; tail -n 40 "$$data/serve.log"; fi; \
+	exit $$rc
