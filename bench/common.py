@@ -32,6 +32,10 @@ RESULTS = ROOT / "bench" / "results"
 DATA_DIR = Path(os.environ.get("BENCH_DATA_DIR", "/tmp/bench"))
 PG_SERVER = os.environ.get("BENCH_PG", "postgresql://root@127.0.0.1:5432")
 PG_PREFIX = "shouhou_bench"
+# One secret for every process a benchmark starts. Without SHOUHOU_SECRET_KEY each data dir
+# makes its own (settings: DATA_DIR/secret-key), so rows a child writes with one data dir
+# (field encryption, signed links) would not decrypt in a server started with another.
+os.environ.setdefault("SHOUHOU_SECRET_KEY", "shouhou-bench-only-not-a-production-secret")
 
 
 # --- the machine --------------------------------------------------------------------------
