@@ -275,7 +275,7 @@ def run(
         # warm-up: every kind, a few seconds at the same rate (its opens use fresh orders)
         pools = Pools(prep)
         asyncio.run(open_loop(server.port, prep, pools, cookies, rate=rate, seconds=5))
-        sampler = MemorySampler(server.pid)
+        sampler = MemorySampler(server.proc.pid)
         sampler.start()
         print(f"running {seconds:.0f} s at {rate:g} requests/s …", flush=True)
         result = asyncio.run(

@@ -366,10 +366,6 @@ class Gunicorn(Server):
                     raise RuntimeError(f"{label} did not start") from None
                 time.sleep(0.3)
 
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
 
 def gunicorn_flags(port: int, workers: int) -> list[str]:
     """The flags `shouhou serve` passes (core/management/commands/serve.py)."""
@@ -408,39 +404,12 @@ def start_helpdesk(root: Path, workers: int = WORKERS) -> Gunicorn:
     )
 
 
-def start_shouhou(url: str, data_dir: Path, workers: int = WORKERS) -> Gunicorn:
+def start_shouhou(url: str, data_dir: Path, workers: int = WORKERS) -> Server:
     """`shouhou serve` (gunicorn, sync workers, CONN_MAX_AGE=60), rate limits off."""
-    port = free_port()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        **NO_RATE_LIMITS,
-        "PYTHONPATH": str(c.ROOT / "src"),
-        "SHOUHOU_DATABASE_URL": url,
-        "SHOUHOU_DATA_DIR": str(data_dir),
-        "SHOUHOU_LOG_LEVEL": "ERROR",
-        "SHOUHOU_DB_POOL": "0",
-    }
-    shouhou = Path(sys.executable).with_name("shouhou")
-    argv = [
-        str(shouhou),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
-    return Gunicorn(
-        "shouhou",
-        argv,
-        env=env,
-        cwd=c.ROOT,
-        port=port,
-        ready_path="/api/v1/openapi.json",
-        log=data_dir / "server.log",
-    )
+    os.environ.update(NO_RATE_LIMITS)  # Server passes its environment on
+    server = Server(url, data_dir, pool=False, workers=workers)
+    server.argv = ["shouhou", "serve", "--workers", str(workers)]
+    return server
 
 
 # --- the HTTP client ----------------------------------------------------------------------
