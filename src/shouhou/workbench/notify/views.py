@@ -79,39 +79,60 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 # --- add / edit ---------------------------------------------------------------------------
+def _submit(request: HttpRequest, ep: Endpoint | None):
+    """The posted form → (form, topics, the service's result or None with the error shown)."""
+    form = EndpointForm(request.POST)
+    topics = request.POST.getlist("topics")
+    if not form.is_valid():
+        messages.error(request, first_error(form), extra_tags="form_invalid")
+        return form, topics, None
+    d = form.cleaned_data
+    common = {"name": d["name"], "topics": topics, "url": d["url"], "recipients": d["recipients"]}
+    if ep is None:
+        return (
+            form,
+            topics,
+            attempt(
+                request,
+                lambda: notify.add_endpoint(
+                    request.shop, request.actor, channel=d["channel"], secret=d["secret"], **common
+                ),
+            ),
+        )
+    return (
+        form,
+        topics,
+        attempt(
+            request,
+            lambda: notify.update_endpoint(
+                request.shop,
+                request.actor,
+                ep.id,
+                secret=d["secret"] or None,
+                clear_secret=d["clear_secret"],
+                **common,
+            ),
+            success=tr("通知端点已保存。", "Endpoint saved."),
+        ),
+    )
+
+
 @admin_only
 @require_http_methods(["GET", "POST"])
 def add(request: HttpRequest) -> HttpResponse:
-    all_topics = [t for t, _ in selectors.topic_choices()]
-    form, status, topics = EndpointForm(initial={"channel": Channel.WEBHOOK}), 200, all_topics
+    form = EndpointForm(initial={"channel": Channel.WEBHOOK})
+    topics = [t for t, _ in selectors.topic_choices()]
+    status = 200
     if request.method == "POST":
-        form = EndpointForm(request.POST)
-        topics = request.POST.getlist("topics")
-        if form.is_valid():
-            d = form.cleaned_data
-            made = attempt(
-                request,
-                lambda: notify.add_endpoint(
-                    request.shop,
-                    request.actor,
-                    name=d["name"],
-                    channel=d["channel"],
-                    topics=topics,
-                    url=d["url"],
-                    recipients=d["recipients"],
-                    secret=d["secret"],
-                ),
+        form, topics, made = _submit(request, None)
+        if made is not None:
+            ep, secret = made
+            if secret:
+                return _secret_shown(request, ep, secret, rotated=False)
+            messages.success(
+                request, tr(f"已添加通知端点「{ep.name}」。", f"Added the endpoint {ep.name}.")
             )
-            if made is not None:
-                ep, secret = made
-                if secret:
-                    return _secret_shown(request, ep, secret, rotated=False)
-                messages.success(
-                    request, tr(f"已添加通知端点「{ep.name}」。", f"Added the endpoint {ep.name}.")
-                )
-                return redirect("wb:settings_notify")
-        else:
-            messages.error(request, first_error(form), extra_tags="form_invalid")
+            return redirect("wb:settings_notify")
         status = INVALID
     return _page(request, "edit.html", status, **_form_context(form, None, topics))
 
@@ -122,29 +143,9 @@ def edit(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     ep = _own(request, endpoint_id)
     status = 200
     if request.method == "POST":
-        form = EndpointForm(request.POST)
-        topics = request.POST.getlist("topics")
-        if form.is_valid():
-            d = form.cleaned_data
-            done = attempt(
-                request,
-                lambda: notify.update_endpoint(
-                    request.shop,
-                    request.actor,
-                    ep.id,
-                    name=d["name"],
-                    topics=topics,
-                    url=d["url"],
-                    recipients=d["recipients"],
-                    secret=d["secret"] or None,
-                    clear_secret=d["clear_secret"],
-                ),
-                success=tr("通知端点已保存。", "Endpoint saved."),
-            )
-            if done is not None:
-                return redirect("wb:settings_notify")
-        else:
-            messages.error(request, first_error(form), extra_tags="form_invalid")
+        form, topics, done = _submit(request, ep)
+        if done is not None:
+            return redirect("wb:settings_notify")
         status = INVALID
     else:
         # Stored with no topics means every topic: all boxes ticked.
