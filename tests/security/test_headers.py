@@ -18,7 +18,13 @@ PY = sys.executable
 
 
 def run_settings(env: dict[str, str], code: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("SHOUHOU_")}
+    # A clean production-like environment: none of ours, and not the browser tests'
+    # DJANGO_ALLOW_ASYNC_UNSAFE (set process-wide when they run in the same session).
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("SHOUHOU_") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
     base.update(env)
     base["DJANGO_SETTINGS_MODULE"] = "shouhou.settings"
     return subprocess.run(
