@@ -17,12 +17,17 @@ os.environ.setdefault("SHOUHOU_HUEY_IMMEDIATE", "1")
 # in the environment for servers the tests start, and in the settings pytest-django has
 # already loaded by the time this file runs.
 os.environ["SHOUHOU_RATE_LIMIT_API"] = os.environ["SHOUHOU_RATE_LIMIT_PORTAL"] = "off"
+# The outbox tests' receivers listen on 127.0.0.1; tests/notify/test_netguard.py turns the
+# public-addresses-only guard back on.
+os.environ["SHOUHOU_WEBHOOK_ALLOW_PRIVATE"] = "1"
 
 
 def pytest_configure(config):
     from django.conf import settings
 
     settings.SHOUHOU_RATE_LIMIT_API = settings.SHOUHOU_RATE_LIMIT_PORTAL = "off"
+    settings.SHOUHOU_WEBHOOK_ALLOW_PRIVATE = True
+
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

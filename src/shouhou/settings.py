@@ -211,9 +211,13 @@ SHOUHOU_OUTBOX_BATCH = int(os.environ.get("SHOUHOU_OUTBOX_BATCH", 20))
 SHOUHOU_OUTBOX_LEASE_SECONDS = float(os.environ.get("SHOUHOU_OUTBOX_LEASE_SECONDS", 300))
 SHOUHOU_OUTBOX_TIMEOUT = float(os.environ.get("SHOUHOU_OUTBOX_TIMEOUT", 10))
 SHOUHOU_OUTBOX_BACKOFF_SECONDS = float(os.environ.get("SHOUHOU_OUTBOX_BACKOFF_SECONDS", 30))
-SHOUHOU_OUTBOX_BACKOFF_MAX_SECONDS = float(os.environ.get("SHOUHOU_OUTBOX_BACKOFF_MAX_SECONDS", 6 * 3600))
+SHOUHOU_OUTBOX_BACKOFF_MAX_SECONDS = float(
+    os.environ.get("SHOUHOU_OUTBOX_BACKOFF_MAX_SECONDS", 6 * 3600)
+)
 SHOUHOU_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("SHOUHOU_OUTBOX_MAX_ATTEMPTS", 10))
 # smtp://user:pass@host:25, smtp://host:587?starttls=1, smtps://host:465 (e-mail channel)
+# Webhooks and robots go to public addresses only (notify/netguard.py) unless this is set.
+SHOUHOU_WEBHOOK_ALLOW_PRIVATE = _bool("SHOUHOU_WEBHOOK_ALLOW_PRIVATE")
 SHOUHOU_SMTP_URL = os.environ.get("SHOUHOU_SMTP_URL", "")
 SHOUHOU_SMTP_FROM = os.environ.get("SHOUHOU_SMTP_FROM", "shouhou <noreply@shouhou.local>")
 

@@ -223,6 +223,11 @@ CATALOG: dict[str, tuple[int, str, str]] = {
         "金额超出可记录的范围：{detail}",
         "The amount is beyond what can be recorded: {detail}",
     ),
+    "notify_url_private": (
+        422,
+        "通知地址指向本机或内网（{host}），出于安全不允许。请填写公网地址；内网部署可由运维设置 SHOUHOU_WEBHOOK_ALLOW_PRIVATE=1。",
+        "The notification URL points at this machine or a private network ({host}), which is not allowed. Use a public address; an operator may set SHOUHOU_WEBHOOK_ALLOW_PRIVATE=1 for a LAN deployment.",
+    ),
     "notify_url_invalid": (
         422,
         "通知地址不是有效的网址：{detail_zh}。请填写完整的 http:// 或 https:// 地址。",

@@ -38,6 +38,8 @@ from typing import Any
 
 from django.conf import settings
 
+from . import netguard
+
 SIGNATURE_HEADER = "X-Shouhou-Signature"
 TIMESTAMP_HEADER = "X-Shouhou-Timestamp"
 MESSAGE_ID_HEADER = "X-Shouhou-Message-Id"
@@ -148,10 +150,30 @@ def dingtalk_payload(env: Envelope) -> dict:
 
 
 # --- transports ---------------------------------------------------------------------------
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A 3xx is the receiver's answer, not an invitation to post somewhere else."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ARG002
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    parts = urllib.parse.urlsplit(url)
+    try:
+        refused = netguard.resolved_refusal(parts.hostname or "", parts.port)
+    except OSError as exc:
+        raise DeliveryError(f"域名解析失败 cannot resolve {parts.hostname}: {exc}") from exc
+    if refused:
+        raise DeliveryError(
+            f"拒绝发往内网地址 refusing a non-public address ({refused}); "
+            "SHOUHOU_WEBHOOK_ALLOW_PRIVATE=1 allows it"
+        )
     request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=settings.SHOUHOU_OUTBOX_TIMEOUT) as resp:
+        with _OPENER.open(request, timeout=settings.SHOUHOU_OUTBOX_TIMEOUT) as resp:
             return resp.status, resp.read(64 * 1024)
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(2048) if exc.fp else b""

@@ -35,7 +35,7 @@ from shouhou.core.errors import ShouhouError
 from shouhou.core.models import Shop
 from shouhou.core.services import audit, require_admin
 
-from . import channels
+from . import channels, netguard
 from .models import Channel, Endpoint, MessageStatus, OutboxMessage, Topic
 
 log = logging.getLogger(__name__)
@@ -306,6 +306,9 @@ def check_url(url: str) -> str:
         raise _url_error("缺少主机名", "it has no host name")
     if port == 0:
         raise _url_error("端口不正确", "the port is not valid")
+    refused = netguard.literal_refusal(parts.hostname)
+    if refused:
+        raise ShouhouError("notify_url_private", host=refused[:60])
     return url
 
 
