@@ -124,8 +124,62 @@ def test_anonymous_api_calls_are_counted_per_ip(shop, frozen):
     client = Client()
     codes = [client.get("/api/v1/cases", REMOTE_ADDR="10.3.3.3").status_code for _ in range(4)]
     assert codes == [401, 401, 401, 429]
-    # A forged key prefix is counted per key, never reaching another caller's bucket.
+    # Another address has its own bucket.
     assert client.get("/api/v1/cases", REMOTE_ADDR="10.3.3.4").status_code == 401
+
+
+@override_settings(SHOUHOU_RATE_LIMIT_PORTAL="3/m", SHOUHOU_RATE_LIMIT_API="3000/m")
+def test_a_made_up_key_per_request_is_still_counted_per_ip(shop, frozen):
+    """A fresh `sh_<x>_…` on every call must not open a fresh bucket each time: the portal
+    session endpoint (phone last-4 guessing) stays under the per-IP limit."""
+    client = Client()
+    codes = []
+    for n in range(5):
+        headers = (
+            {"X-API-Key": f"sh_{n:04x}fake_x"}
+            if n % 2
+            else {"Authorization": f"Bearer sh_{n:04x}fake_{'y' * 40}"}
+        )
+        body = {"shop": shop.code, "order_external_id": f"NOPE{n}", "phone_last4": "0000"}
+        codes.append(
+            client.post(
+                "/api/v1/portal/session", body, content_type="application/json", headers=headers
+            ).status_code
+        )
+    assert codes[:3] != [429] * 3 and codes[3:] == [429, 429]
+
+
+@override_settings(SHOUHOU_RATE_LIMIT_PORTAL="2/m", SHOUHOU_RATE_LIMIT_API="100/m")
+def test_a_real_prefix_with_a_wrong_secret_is_not_the_keys_bucket(shop, frozen):
+    key, secret = ApiKey.issue(shop, "ERP")
+    forged = {"Authorization": f"Bearer sh_{key.prefix}_{'x' * 43}"}
+    client = Client()
+    assert [client.get("/api/v1/cases", headers=forged).status_code for _ in range(3)] == [
+        401,
+        401,
+        429,
+    ]
+    # The real key's bucket was not spent by the forger, and the key is served.
+    real = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/api/v1/cases", headers=real).status_code == 200
+
+
+@override_settings(SHOUHOU_RATE_LIMIT_PORTAL="2/m", SHOUHOU_RATE_LIMIT_API="100/m")
+def test_a_revoked_key_stops_counting_as_a_key(shop, frozen):
+    from shouhou.core.services import revoke_api_key
+    from tests.factories import staff_actor
+
+    key, secret = ApiKey.issue(shop, "ERP")
+    headers = {"X-API-Key": secret}
+    client = Client()
+    assert [client.get("/api/v1/cases", headers=headers).status_code for _ in range(3)] == [200] * 3
+    revoke_api_key(shop, staff_actor(shop, "admin"), key.pk)
+    # From now on it is an anonymous caller: the per-IP limit of 2 applies.
+    assert [client.get("/api/v1/cases", headers=headers).status_code for _ in range(3)] == [
+        401,
+        401,
+        429,
+    ]
 
 
 @override_settings(SHOUHOU_RATE_LIMIT_API="off", SHOUHOU_RATE_LIMIT_PORTAL="off")

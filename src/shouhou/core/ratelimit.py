@@ -5,7 +5,8 @@ Fixed windows: a counter per (scope, who, window number) in the cache, created w
 file cache on one machine) shares the count. Who is counted:
 
 - `/portal/` and `/help/`: the client IP, limit `SHOUHOU_RATE_LIMIT_PORTAL`;
-- `/api/v1/` with an API key (`Authorization: Bearer sh_<prefix>_…` or `X-API-Key`): the
+- `/api/v1/` with a live API key (`Authorization: Bearer sh_<prefix>_…` or `X-API-Key`,
+  checked against a cached map of active keys — a made-up or revoked key is anonymous): the
   key's prefix, limit `SHOUHOU_RATE_LIMIT_API` — an ERP pushing orders at a 双11 peak has
   its own bucket, not one shared with the shop's other integrations or buyers;
 - `/api/v1/` with a staff session: the user, limit `SHOUHOU_RATE_LIMIT_API`;
@@ -25,6 +26,7 @@ sending the header.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import json
 import math
@@ -108,7 +110,42 @@ def client_ip(request: HttpRequest) -> str:
     return hops[0] if hops else remote
 
 
+# Active API keys as {prefix: first 16 hex of the key's SHA-256}, one cache entry shared by
+# every worker, rebuilt from the database at most once a minute and dropped whenever a key is
+# saved or deleted (signals wired in CoreConfig.ready), so a revoked key stops counting as a
+# key at once in this process and within KEYS_TTL everywhere.
+KEYS_CACHE = "rl:api-keys:v1"
+KEYS_TTL = 60
+_FRAGMENT = 16
+
+
+def _active_keys() -> dict[str, str]:
+    keys = cache.get(KEYS_CACHE)
+    if keys is None:
+        from .models import ApiKey
+
+        keys = {
+            prefix: key_hash[:_FRAGMENT]
+            for prefix, key_hash in ApiKey.objects.filter(revoked_at__isnull=True).values_list(
+                "prefix", "key_hash"
+            )
+        }
+        cache.set(KEYS_CACHE, keys, KEYS_TTL)
+    return keys
+
+
+def forget_api_keys(**_kwargs) -> None:
+    """Signal receiver: an API key was issued, revoked or deleted."""
+    cache.delete(KEYS_CACHE)
+
+
 def _api_key_prefix(request: HttpRequest) -> str | None:
+    """The prefix of a live API key this request carries, else None.
+
+    Only a key that exists, is not revoked and whose secret hashes right gets its own bucket:
+    a made-up `sh_<x>_…` per request (or a real prefix with a wrong secret) is counted like
+    any other anonymous call, under the client IP. Costs one cache read and one SHA-256.
+    """
     auth = request.META.get("HTTP_AUTHORIZATION", "")
     secret = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
     secret = secret or request.META.get("HTTP_X_API_KEY", "").strip()
@@ -116,6 +153,12 @@ def _api_key_prefix(request: HttpRequest) -> str | None:
         return None
     parts = secret.split("_", 2)
     if len(parts) != 3 or not parts[1] or len(parts[1]) > 16:
+        return None
+    fragment = _active_keys().get(parts[1])
+    if fragment is None:
+        return None
+    given = hashlib.sha256(secret.encode()).hexdigest()[:_FRAGMENT]
+    if not hmac.compare_digest(given, fragment):
         return None
     return parts[1]
 
