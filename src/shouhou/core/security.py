@@ -5,9 +5,9 @@ Every page gets a fresh nonce (`request.csp_nonce`); the few inline <script> blo
 it (`<script nonce="{{ request.csp_nonce }}">`), so an injected script without it does not
 run. Styles may be inline (the templates use style="" attributes), scripts may not: event
 handler attributes (onclick=…) are refused by the policy, so pages wire them in app.js.
-'unsafe-eval' stays for htmx's `hx-vals="js:{…}"` (the chat and conversation pollers),
-which evaluates that attribute; it lets our own scripts evaluate strings, it does not let an
-injected <script> run.
+No 'unsafe-eval': nothing uses htmx's evaluated attributes (hx-vals="js:…", hx-on, trigger
+filters) — the chat and conversation pollers add their parameters in app.js, and
+htmx.config.allowEval is off (base.html's meta tag) so a stray one fails closed.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def content_security_policy(nonce: str) -> str:
     extra = getattr(settings, "SHOUHOU_CSP_EXTRA", "")
     policy = [
         "default-src 'self'",
-        f"script-src 'self' 'nonce-{nonce}' 'unsafe-eval'",
+        f"script-src 'self' 'nonce-{nonce}'",
         "style-src 'self' 'unsafe-inline'",
         # Photo previews before upload are blob: URLs; ECharts exports use data: images.
         "img-src 'self' data: blob:",

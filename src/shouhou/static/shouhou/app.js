@@ -69,6 +69,22 @@
     if (t && t.hasAttribute && t.hasAttribute("data-autosubmit") && t.form) t.form.requestSubmit();
   });
 
+  // The chat and conversation pollers send the id of the last message shown (and the
+  // portal chat its conversation): added here rather than with hx-vals="js:…", which
+  // htmx evaluates as code and the CSP would have to allow with 'unsafe-eval'.
+  document.addEventListener("htmx:configRequest", function (ev) {
+    var elt = ev.detail && ev.detail.elt;
+    var holder = elt && elt.closest ? elt.closest("[data-poll-vals]") : null;
+    if (!holder) return;
+    var kind = holder.getAttribute("data-poll-vals");
+    if (kind === "thread") {
+      ev.detail.parameters.after = window.shouhouThread ? window.shouhouThread.lastId() : 0;
+    } else if (kind === "chat") {
+      ev.detail.parameters.after = window.shouhouChat ? window.shouhouChat.lastId() : 0;
+      ev.detail.parameters.conv = window.shouhouChat ? window.shouhouChat.conv() : "";
+    }
+  });
+
   // htmx forms stay on the page: unlock them when their request is done.
   document.addEventListener("htmx:afterRequest", function (ev) {
     var form = ev.target && ev.target.closest ? ev.target.closest("form") : null;
