@@ -120,7 +120,7 @@ def test_old_key_is_retired_only_when_no_row_uses_it(shop):
 
     ct = AESGCM(key).encrypt(nonce, b"13900000000", b"s1")
     old = f"enc1:s1:{base64.urlsafe_b64encode(nonce + ct).decode()}"
-    Customer.objects.filter(pk=customers[0].pk).update(phone=old)
+    Customer.objects.filter(pk=customers[0].pk).update(phone=crypto.Ciphertext(old))
     assert (
         crypto.stored_key_id(raw(Customer, customers[0].pk, "phone"))
         == "s1"
@@ -227,7 +227,7 @@ def test_a_running_process_sees_a_rotated_key_file(shop, monkeypatch):
             nonce + AESGCM(new_key).encrypt(nonce, b"13712345678", b"k9")
         ).decode()
     )
-    Customer.objects.filter(pk=c.pk).update(phone=stored)
+    Customer.objects.filter(pk=c.pk).update(phone=crypto.Ciphertext(stored))
     # No cache_clear here: an unknown key id makes the ring look at the file again.
     assert Customer.objects.get(pk=c.pk).phone == "13712345678"
     assert crypto.key_ring()[0] == "k9"
@@ -260,3 +260,33 @@ def test_missing_or_wrong_key_is_a_clear_error(shop):
         crypto.key_ring()
     with pytest.raises(CommandError, match="unreadable or malformed"):
         run("status")
+
+
+def test_retire_during_a_rotation_is_refused_and_the_new_key_survives(shop, monkeypatch):
+    """A retire that read the key file before a rotation added its key and wrote it back
+    after would drop the new key — every row re-encrypted under it would be lost. Rotate and
+    retire each hold the lock file from reading the key file to their last write."""
+    customers, orders, ra = fill(shop, 2)
+    before = plain_values(customers, orders, ra)
+    keys.rotate()  # s1 -> k1; s1 is now unused and may be retired
+    real = keys.reencrypt_batch
+    refused = []
+
+    def retire_meanwhile(*args, **kwargs):
+        if not refused:
+            with pytest.raises(CommandError, match="another") as exc:
+                keys.retire("s1")
+            refused.append(str(exc.value))
+            assert "s1" in json.loads(crypto.key_file_path().read_text())["keys"]
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(keys, "reencrypt_batch", retire_meanwhile)
+    out = keys.rotate()  # k1 -> k2, a retire attempted in the middle
+    assert refused, "the retire never ran during the rotation"
+    data = json.loads(crypto.key_file_path().read_text())
+    assert data["current"] == out["current"] and out["current"] in data["keys"]
+    assert plain_values(customers, orders, ra) == before
+    # Once the rotation is over the lock is free again.
+    keys.retire("s1")
+    assert "s1" not in json.loads(crypto.key_file_path().read_text())["keys"]
+    assert plain_values(customers, orders, ra) == before

@@ -38,6 +38,16 @@ class FieldKeyError(RuntimeError):
     """The key ring cannot decrypt a stored value, or the key file is unusable."""
 
 
+class Ciphertext(str):
+    """A value that is already `enc1:<kid>:…` ciphertext, made by `encrypt` (or read back
+    from a column by code that moves ciphertext without decrypting it, like the key
+    rotation). Only this type passes EncryptedTextField unencrypted: a plain str that merely
+    looks like ciphertext — "enc1:zz:AAAA" posted by an integrator — is encrypted like any
+    other text, so it reads back as the literal text that was sent."""
+
+    __slots__ = ()
+
+
 def key_file_path() -> Path:
     """SHOUHOU_FIELD_KEY_FILE, else field-keys.json in the data directory."""
     configured = getattr(settings, "SHOUHOU_FIELD_KEY_FILE", "")
@@ -126,11 +136,11 @@ def blind_index_key() -> bytes:
     return hashlib.sha256(b"shouhou-blind-index:" + settings.SECRET_KEY.encode()).digest()
 
 
-def encrypt(plain: str) -> str:
+def encrypt(plain: str) -> Ciphertext:
     kid, keys = key_ring()
     nonce = os.urandom(12)
     ct = AESGCM(keys[kid]).encrypt(nonce, plain.encode(), kid.encode())
-    return f"{PREFIX}:{kid}:{base64.urlsafe_b64encode(nonce + ct).decode()}"
+    return Ciphertext(f"{PREFIX}:{kid}:{base64.urlsafe_b64encode(nonce + ct).decode()}")
 
 
 def decrypt(stored: str) -> str:
@@ -169,11 +179,13 @@ class EncryptedTextField(models.TextField):
         return decrypt(value)
 
     def get_prep_value(self, value):
+        if isinstance(value, Ciphertext):
+            return str(value)  # already encrypted by our own code (see Ciphertext)
         value = super().get_prep_value(value)
         if value is None or value == "":
             return value
-        if isinstance(value, str) and value.startswith(PREFIX + ":"):
-            return value
+        # Every plain string is encrypted, "enc1:…"-looking ones included: only the
+        # Ciphertext type passes through, never a string a client chose.
         return encrypt(str(value))
 
 

@@ -10,14 +10,23 @@ writer's ring held, and the next run picks it up if that was not the current one
 file says `"rotating": true` until every row is under the current key, so an interrupted
 rotation is finished by `rotate --resume` or by running `rotate` again (no second new key).
 `retire` removes a key from the file, and refuses while any row still uses it.
+Both hold an exclusive flock on a sibling lock file (field-keys.json.lock) from reading the
+key file to their last write, and a second `rotate`/`retire` meanwhile is refused: a retire
+during a rotation would otherwise write back a file read before the new key was added.
+The re-encryption writes ciphertext with raw SQL, not through the field; code that must
+store ciphertext as-is through the ORM wraps it in `crypto.Ciphertext` (a plain string that
+looks like ciphertext is encrypted like any other text).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import json
 import os
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,6 +108,29 @@ def write_file(path: Path, data: dict) -> None:
     finally:
         os.close(dir_fd)
     crypto.key_ring.cache_clear()
+
+
+@contextlib.contextmanager
+def key_file_lock(path: Path) -> Iterator[None]:
+    """Hold the exclusive lock on `path`'s sibling lock file, or refuse at once when
+    another `shouhou keys rotate/retire` holds it (a rotation can run for a long time)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.with_name(path.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CommandError(
+                "另一个密钥命令（轮换或停用）正在运行，请稍后再试 / another `shouhou keys "
+                f"rotate` or `retire` is running (it holds {lock_path}); try again when it ends"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def new_key_id(existing: set[str]) -> str:
@@ -185,7 +217,7 @@ def reencrypt_batch(ec: EncryptedColumns, current: str, after_pk, size: int = BA
             for column, value in zip(ec.columns, values, strict=True):
                 if value and crypto.stored_key_id(value) != current:
                     sets.append(f"{_q(column)} = %s")
-                    set_params.append(crypto.encrypt(crypto.decrypt(value)))
+                    set_params.append(str(crypto.encrypt(crypto.decrypt(value))))
             if not sets:
                 continue
             # Guarded on every encrypted column as read: a concurrent write wins, untouched.
@@ -248,7 +280,12 @@ def remaining_stale() -> int:
 def rotate(console: Console | None = None, *, resume: bool = False, batch: int = BATCH) -> dict:
     """Add and switch to a new key (unless resuming an unfinished rotation), re-encrypt all."""
     path = crypto.key_file_path()
-    data = load_file(path)
+    with key_file_lock(path):
+        return _rotate(path, console, resume=resume, batch=batch)
+
+
+def _rotate(path: Path, console: Console | None, *, resume: bool, batch: int) -> dict:
+    data = load_file(path)  # read under the lock
     resumed = bool(resume or data.get("rotating"))
     if not resumed:
         kid = new_key_id(set(data["keys"]))
@@ -269,6 +306,11 @@ def rotate(console: Console | None = None, *, resume: bool = False, batch: int =
 
 def retire(kid: str) -> None:
     path = crypto.key_file_path()
+    with key_file_lock(path):
+        _retire(path, kid)
+
+
+def _retire(path: Path, kid: str) -> None:
     if not path.exists():
         raise CommandError(f"没有密钥文件 / there is no key file at {path}")
     data = load_file(path)
