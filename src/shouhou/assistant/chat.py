@@ -693,7 +693,7 @@ def correct_intent(message_id: int, actor: Actor, *, intent: str) -> AssistantCo
             message.shop,
             actor,
             "assistant.correct_intent",
-            message.body[:120],
+            f"message:{message.id}",  # never the buyer's words: the audit log outlives erasure
             {"message": message.id, "predicted": message.intent, "corrected": intent},
         )
     return correction
@@ -729,7 +729,7 @@ def correct_faq(message_id: int, actor: Actor, *, faq_entry_id: int | None) -> A
             message.shop,
             actor,
             "assistant.correct_faq",
-            message.body[:120],
+            f"message:{message.id}",
             {
                 "message": message.id,
                 "predicted": message.faq_entry_id,

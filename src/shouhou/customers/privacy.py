@@ -17,13 +17,21 @@ from typing import Any
 
 from django.db import transaction
 
-from shouhou.assistant.models import AssistantCorrection, Conversation, Message, MessageAuthor
+from shouhou.assistant.casework import MAX_PHRASING
+from shouhou.assistant.models import (
+    AssistantCorrection,
+    Conversation,
+    CorrectionKind,
+    FaqEntry,
+    Message,
+    MessageAuthor,
+)
 from shouhou.cases import lifecycle as lc
 from shouhou.cases.actors import Actor
 from shouhou.cases.models import Case, CaseRating, Evidence, RefundInstruction, TimelineEvent
 from shouhou.core import clock
 from shouhou.core.errors import ShouhouError
-from shouhou.core.models import AuditLog
+from shouhou.core.models import AuditLog, IdempotencyRecord
 from shouhou.orders.models import Order
 
 from .models import Customer
@@ -287,6 +295,46 @@ def export_customer(actor: Actor, customer_id: int) -> dict[str, Any]:
 # -- erasure ------------------------------------------------------------------------------
 
 
+CORRECTION_AUDITS = ("assistant.correct_intent", "assistant.correct_faq")
+
+
+def _unlearn_phrasings(buyer_messages) -> None:
+    """Take the buyer's words back out of the FAQ entries' 相似问法 that an agent's FAQ
+    correction taught them (assistant.casework.learn_phrasing): a line equal to one of this
+    buyer's corrected messages goes, the shop's own phrasings stay. (The entry's retrieval
+    index is rebuilt because updated_at moves.)"""
+    from shouhou.assistant import nlp  # loads the text models; only erasure needs them
+
+    learned: dict[int, set[str]] = {}
+    for entry_id, body in AssistantCorrection.objects.filter(
+        message__in=buyer_messages, kind=CorrectionKind.FAQ, faq_entry__isnull=False
+    ).values_list("faq_entry_id", "message__body"):
+        phrasing = " ".join((body or "").split())[:MAX_PHRASING]
+        if phrasing:
+            learned.setdefault(entry_id, set()).add(nlp.normalize(phrasing))
+    for entry in FaqEntry.objects.select_for_update().filter(pk__in=learned):
+        lines = (entry.keywords or "").splitlines()
+        kept = [ln for ln in lines if nlp.normalize(ln) not in learned[entry.id]]
+        if kept != lines:
+            entry.keywords = "\n".join(kept)
+            entry.save(update_fields=["keywords", "updated_at"])
+
+
+def _erase_copies(shop_id: int, case_ids: list[int], message_ids: list[int]) -> None:
+    """Copies of the person's data outside their own rows: the Idempotency-Key records of
+    the cases they opened through the API (the stored response is the whole case detail —
+    description, nickname, timeline), and the targets of audit entries for the agents'
+    corrections of their chat messages, which older versions wrote as the message's first
+    120 characters (now `message:<id>`)."""
+    if case_ids:
+        IdempotencyRecord.objects.filter(shop_id=shop_id, response__id__in=case_ids).delete()
+    if message_ids:
+        for row in AuditLog.objects.filter(
+            shop_id=shop_id, action__in=CORRECTION_AUDITS, data__message__in=message_ids
+        ).only("id", "data"):
+            AuditLog.objects.filter(pk=row.pk).update(target=f"message:{row.data['message']}")
+
+
 def erase_customer(actor: Actor, customer_id: int) -> dict[str, int]:
     """Remove the person, keep the accounting. A second call changes nothing.
 
@@ -295,7 +343,8 @@ def erase_customer(actor: Actor, customer_id: int) -> dict[str, int]:
     phone, address, nickname, notes and tags, the lookup hash and last four digits (so the
     buyer portal no longer finds the orders), order receivers, the buyer's own words (case
     descriptions, their timeline messages, rating comments, chat messages and the copies in
-    assistant corrections) and evidence files (deleted from disk; the rows say so).
+    assistant corrections, FAQ phrasings learned from them, audit targets and stored
+    Idempotency-Key responses) and evidence files (deleted from disk; the rows say so).
     """
     if actor.role not in ADMIN_ROLES:
         raise ShouhouError("permission_denied", role=actor.role.value)
@@ -328,6 +377,8 @@ def erase_customer(actor: Actor, customer_id: int) -> dict[str, int]:
         buyer_messages = Message.objects.filter(
             conversation__customer=customer, author_kind=MessageAuthor.BUYER
         )
+        _unlearn_phrasings(buyer_messages)
+        _erase_copies(shop_id, case_ids, list(buyer_messages.values_list("id", flat=True)))
         AssistantCorrection.objects.filter(message__in=buyer_messages).update(text=ERASED)
         counts["messages"] = buyer_messages.update(body=ERASED)
         AuditLog.objects.filter(
