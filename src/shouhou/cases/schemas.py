@@ -50,8 +50,13 @@ def _aware(value: datetime) -> datetime:
 
 # Published with every text field: no NUL (PostgreSQL cannot store one in text).
 NO_NUL = r"^[^\x00]*$"
-# Required text: besides, at least one character that is not white space (services strip).
-NON_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+# What Python's str.strip() removes (every c with c.isspace()), written out: the services
+# trim with strip(), and `\s` means a different set in each regex engine that reads these
+# patterns (pydantic's Rust regex, Python's re in schemathesis, ECMAScript in clients).
+WS = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Required text: besides, at least one character that is not white space (services strip);
+# white space around it is fine.
+NON_BLANK = rf"^[^\x00]*[^{WS}\x00][^\x00]*$"
 
 
 def Text(max_length: int, min_length: int = 0) -> Any:  # noqa: N802 — reads like a type
@@ -81,8 +86,11 @@ def Int(ge: int, le: int) -> Any:  # noqa: N802 — reads like a type
     return Annotated[int, Field(strict=True, ge=ge, le=le), BeforeValidator(_integral)]
 
 
-# The published tracking number shape, as services._check_tracking checks it.
-TRACKING_PATTERN = r"^[A-Za-z0-9]{6,30}$"
+# The published tracking number shape, as services._check_tracking checks it: 6–30 letters
+# and digits once stripped, so surrounding white space (ERP and CSV exports, a pasted
+# newline) is part of the accepted shape. Published, not enforced by the parser: a number of
+# the wrong shape is the service's documented 422 `invalid_tracking`, not a validation_error.
+TRACKING_PATTERN = rf"^[{WS}]*[A-Za-z0-9]{{6,30}}[{WS}]*$"
 
 Fen = Int(0, MAX_BIGINT)
 Id = Int(1, MAX_BIGINT)
@@ -210,7 +218,10 @@ class OptionalReasonIn(ActionIn):
 
 class ShipIn(ActionIn):
     carrier: NonBlank(40)
-    tracking_no: Annotated[str, Field(pattern=TRACKING_PATTERN, examples=["SF1234567890"])]
+    tracking_no: Annotated[
+        Text(64),
+        Field(json_schema_extra={"pattern": TRACKING_PATTERN}, examples=["SF1234567890"]),
+    ]
 
 
 class NoteOptionalIn(ActionIn):
