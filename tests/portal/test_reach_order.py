@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
 from shouhou.core.auth import PORTAL_MAX_FAILURES_PER_ORDER
 from shouhou.portal import links
 from shouhou.portal.links import order_link
 from shouhou.portal.session import SESSION_KEY
-from tests.factories import make_customer, make_order
+from tests.factories import make_customer, make_order, make_shop
 from tests.portal.support import enter
 
 pytestmark = pytest.mark.django_db
@@ -168,3 +169,87 @@ def test_the_public_lookup_lists_no_shops_and_finds_the_order_without_one(client
     )
     assert response.status_code == 302 and response.url == "/portal/order/"
     assert client.session[SESSION_KEY]["o"] == order.id
+
+
+def _twin(order, other_shop, phone: str = "13900009999"):
+    """An order with the same number in another shop, of another buyer."""
+    twin = make_order(other_shop, make_customer(other_shop, phone=phone))
+    twin.external_id = order.external_id
+    twin.save()
+    return twin
+
+
+def test_without_a_shop_an_order_locked_in_one_shop_does_not_refuse_the_buyer_in_another(
+    client, shop, other_shop
+):
+    """Someone's wrong guesses lock shop A's order "1001"; the buyer of shop B's order
+    "1001" who types no shop code still gets in with their own digits."""
+    order = make_order(shop)
+    twin = _twin(order, other_shop)
+    guesser = Client(REMOTE_ADDR="10.9.9.9")
+    for _ in range(PORTAL_MAX_FAILURES_PER_ORDER):
+        post_lookup(guesser, order, wrong(order))
+    locked = post_lookup(guesser, order, order.customer.phone_last4)
+    assert 'data-code="too_many_attempts"' in locked.content.decode()
+    response = client.post(
+        "/portal/", {"order_no": twin.external_id, "phone_last4": twin.customer.phone_last4}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert client.session[SESSION_KEY]["o"] == twin.id
+
+
+def test_without_a_shop_every_shop_holding_the_number_is_searched(client, shop, other_shop):
+    """Not only the first five shops: the buyer's order in the seventh shop is found."""
+    order = make_order(shop)
+    for n in range(5):
+        _twin(order, make_shop(code=f"early{n}", name=f"店{n}"), phone=f"1390000{n:04d}")
+    late = _twin(order, make_shop(code="late", name="后来的店"), phone="13912345678")
+    response = client.post("/portal/", {"order_no": order.external_id, "phone_last4": "5678"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert client.session[SESSION_KEY]["o"] == late.id
+
+
+def test_without_a_shop_a_wrong_guess_counts_once_and_locks_each_order_in_turn(shop, other_shop):
+    from django.core.cache import cache
+
+    from shouhou.core.auth import PORTAL_MAX_FAILURES_PER_CLIENT
+
+    order = make_order(shop, make_customer(shop, phone="13800001111"))
+    _twin(order, other_shop, phone="13800002222")
+
+    def guess(ip: str, digits: str):
+        c = Client(REMOTE_ADDR=ip)
+        return c.post("/portal/", {"order_no": order.external_id, "phone_last4": digits})
+
+    # One client, wrong digits: one failure per try however many shops hold the number
+    # (spread over several numbers, so no order locks first).
+    numbers = []
+    for n in range(PORTAL_MAX_FAILURES_PER_CLIENT // (PORTAL_MAX_FAILURES_PER_ORDER - 1) + 1):
+        numbered = make_order(shop)
+        _twin(numbered, other_shop, phone=f"1380000{n:04d}")
+        numbers.append(numbered.external_id)
+
+    def wrong_try(k: int):
+        c = Client(REMOTE_ADDR="10.1.1.1")
+        no = numbers[k // (PORTAL_MAX_FAILURES_PER_ORDER - 1)]
+        return c.post("/portal/", {"order_no": no, "phone_last4": "9999"})
+
+    for k in range(PORTAL_MAX_FAILURES_PER_CLIENT):
+        assert 'data-code="not_found"' in wrong_try(k).content.decode(), k
+    # The client's own lock comes after exactly that many tries.
+    assert 'data-code="too_many_attempts"' in guess("10.1.1.1", "1111").content.decode()
+    cache.clear()
+    # Many clients guessing: the failures lock the first shop's order, then the twin's, so
+    # the right digits of either no longer open it.
+    for n in range(2 * PORTAL_MAX_FAILURES_PER_ORDER):
+        assert 'data-code="not_found"' in guess(f"10.2.0.{n}", "0000").content.decode()
+    assert 'data-code="too_many_attempts"' in guess("10.3.0.1", "2222").content.decode()
+    assert 'data-code="too_many_attempts"' in guess("10.3.0.2", "1111").content.decode()
+
+
+def test_the_order_number_alone_is_indexed():
+    from shouhou.orders.models import Order
+
+    assert any(index.fields == ["external_id"] for index in Order._meta.indexes), (
+        "the lookup without a shop code filters on external_id alone"
+    )

@@ -59,6 +59,8 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["shop", "customer"], name="order_shop_customer"),
             models.Index(fields=["shop", "placed_at"], name="order_shop_placed"),
+            # The buyer portal's lookup by order number without a shop code.
+            models.Index(fields=["external_id"], name="order_external_id"),
         ]
 
     def __str__(self) -> str:

@@ -7,6 +7,7 @@ buyer proved; the help centre reads only what a shop publishes.
 
 from __future__ import annotations
 
+import hmac
 from datetime import timedelta
 from typing import Any
 
@@ -30,12 +31,37 @@ from shouhou.cases.policies import current_policy
 from shouhou.core import clock
 from shouhou.core.i18n import tr
 from shouhou.core.models import Shop
-from shouhou.orders.models import OrderStatus
+from shouhou.orders.models import Order, OrderStatus
 
 from .session import PortalBuyer
 
 A = lc.Action
 S = lc.Status
+
+# An order number typed without a shop is looked for in at most this many shops (order
+# numbers are the shops' own, so a short one like "1001" can be in several).
+LOOKUP_MAX_SHOPS = 20
+
+
+def shops_holding_order(order_no: str, last4: str) -> tuple[list[str], list[str]]:
+    """For the public lookup without a shop code: (the codes of the shops whose order with
+    this number has these phone digits, the codes of every shop holding an order with this
+    number), each by shop id and bounded by LOOKUP_MAX_SHOPS. One query on the
+    `order_external_id` index; it only narrows the search — the caller still proves the
+    order through `open_buyer_session`, which checks the lockouts and counts failures."""
+    rows = list(
+        Order.objects.filter(external_id=order_no)
+        .select_related("shop", "customer")
+        .only("shop__code", "customer__phone_last4", "receiver_phone")
+        .order_by("shop_id")[:LOOKUP_MAX_SHOPS]
+    )
+    matching = []
+    for order in rows:
+        expected = order.customer.phone_last4 or (order.receiver_phone or "")[-4:]
+        if expected and hmac.compare_digest(expected.encode(), last4.encode()):
+            matching.append(order.shop.code)
+    return matching, [order.shop.code for order in rows]
+
 
 # What buyers type most; "其他" lets anyone else in.
 CARRIERS = (

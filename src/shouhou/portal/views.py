@@ -117,32 +117,32 @@ def _reach_order(request: HttpRequest, shop_code: str, order_no: str, last4: str
 
     The public page never lists the shops on the platform (that would hand anyone the
     tenant list). A buyer who came through a shop's link has its code; one who did not
-    gives only the order number, which is tried in each shop holding an order with that
-    number — the phone digits still have to match, and every try counts towards the
-    lockout like any other.
+    gives only the order number. Then the shops whose order with that number has these
+    phone digits are tried (an order locked by someone else's wrong guesses in one shop
+    does not stop the buyer's own order in another); when none has them, the one failure
+    is counted against the first shop holding the number whose order is not locked yet
+    (so guesses lock every such order in turn, and the client once per try).
     """
     from shouhou.core.ratelimit import client_ip
 
     client = client_ip(request)
-    codes = (
-        [shop_code]
-        if shop_code
-        else list(
-            Order.objects.filter(external_id=order_no)
-            .order_by("shop_id")
-            .values_list("shop__code", flat=True)[:5]
-        )
-    ) or [""]
+
+    def prove(code: str) -> int:
+        return open_buyer_session(
+            shop_code=code, order_external_id=order_no, phone_last4=last4, client=client
+        )[1]
+
+    if shop_code:
+        return prove(shop_code)
+    matching, holding = selectors.shops_holding_order(order_no, last4)
     error: ShouhouError | None = None
-    for code in codes:
+    for code in matching or holding or [""]:
         try:
-            return open_buyer_session(
-                shop_code=code, order_external_id=order_no, phone_last4=last4, client=client
-            )[1]
+            return prove(code)
         except ShouhouError as exc:
             error = exc
-            if exc.code != "not_found":
-                break
+            if exc.code != "too_many_attempts":
+                break  # a failure was counted: one per try
     assert error is not None
     raise error
 
