@@ -253,7 +253,8 @@ else:
 
 # --- security (PRODUCT.md §7) --------------------------------------------------------------
 # Staff login lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one
-# username from one IP, that pair is locked for the cool-off, even with the right password.
+# username from one IP, that pair is locked for the cool-off, even with the right password;
+# SHOUHOU_LOGIN_IP_FAILURE_LIMIT failures from one IP over all usernames lock that IP.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -261,6 +262,9 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = int(os.environ.get("SHOUHOU_LOGIN_FAILURE_LIMIT", 5))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("SHOUHOU_LOGIN_LOCKOUT_MINUTES", 15)))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# ... and the IP alone after this many failures over all usernames (core/lockout.py).
+AXES_HANDLER = "shouhou.core.lockout.LoginLockoutHandler"
+SHOUHOU_LOGIN_IP_FAILURE_LIMIT = int(os.environ.get("SHOUHOU_LOGIN_IP_FAILURE_LIMIT", 30))
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "shouhou.core.views.lockout"
 AXES_CLIENT_IP_CALLABLE = "shouhou.core.ratelimit.client_ip"

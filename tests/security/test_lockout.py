@@ -130,3 +130,30 @@ def test_the_lockout_settings_come_from_the_environment():
     env = {**os.environ, "SHOUHOU_LOGIN_FAILURE_LIMIT": "8", "SHOUHOU_LOGIN_LOCKOUT_MINUTES": "30"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.split() == ["8", "1800"], out.stderr
+
+
+def test_one_ip_spraying_every_username_is_locked_by_its_address(shop, agent, settings):
+    """A few wrong passwords at each of many usernames stay under the per-user limit, but
+    the address's failures over all of them lock it (SHOUHOU_LOGIN_IP_FAILURE_LIMIT)."""
+    settings.SHOUHOU_LOGIN_IP_FAILURE_LIMIT = 12
+    names = [make_staff(shop, "agent", username=f"staff{n}").user.username for n in range(4)]
+    for name in names[:3]:
+        fail(Client(), name, 4)  # 12 failures, 4 per username: no pair is locked
+    # Every username, the right password included, is refused from that address now ...
+    locked = post_login(Client(), "xiaoli", PASSWORD)
+    assert locked.status_code == 429 and "登录已暂时锁定" in locked.content.decode()
+    assert post_login(Client(), names[3], PASSWORD).status_code == 429
+    # ... and served from another one.
+    assert post_login(Client(), "xiaoli", PASSWORD, ip="10.9.9.9").status_code == 302
+    # The IP lock passes with the cool-off as well.
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - timedelta(minutes=16))
+    assert post_login(Client(), "xiaoli", PASSWORD).status_code == 302
+
+
+def test_the_ip_limit_is_higher_than_the_per_user_one_by_default(shop, agent, settings):
+    """An office behind one NAT address: a few typos by several people do not lock it."""
+    assert settings.SHOUHOU_LOGIN_IP_FAILURE_LIMIT >= 30 > settings.AXES_FAILURE_LIMIT
+    names = [make_staff(shop, "agent", username=f"clerk{n}").user.username for n in range(6)]
+    for name in names:
+        fail(Client(), name, 4)  # 24 failures from one address
+    assert post_login(Client(), "xiaoli", PASSWORD).status_code == 302
