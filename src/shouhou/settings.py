@@ -30,35 +30,65 @@ def _bool(name: str, default: bool = False) -> bool:
 DEBUG = _bool("SHOUHOU_DEBUG")
 
 
+DEV_SECRET_KEY = "dev-insecure-shouhou-key-change-me"
+# What a data dir holds once shouhou has run in it. Before the secret-key file existed an
+# install without SHOUHOU_SECRET_KEY ran on DEV_SECRET_KEY, and its encrypted fields (key
+# "s1"), phone hashes, sessions and signed links all derive from it.
+_USED_DATA_DIR_MARKS = ("shouhou.sqlite3", "media", "huey.sqlite3", "cache", "field-keys.json")
+
+
 def _secret_key_from_file(path: Path) -> str:
-    """The secret in `path`, made (random, mode 0600) on first start. It must never change:
-    sessions, signed buyer links and the field-encryption key all derive from it."""
+    """The secret in `path`, made on first start (mode 0600, fsynced before it is linked
+    into place). It must never change: sessions, signed buyer links, phone hashes and the
+    field-encryption key "s1" all derive from it. A fresh data dir gets a random secret; a
+    data dir that was already in use (an upgrade of an install that never set
+    SHOUHOU_SECRET_KEY) gets the development key it ran on, so its data stays readable,
+    and every start warns until it is moved to a real secret."""
     import secrets
 
     try:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
+    used = any((path.parent / mark).exists() for mark in _USED_DATA_DIR_MARKS)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_urlsafe(64) + "\n")
+        fh.write((DEV_SECRET_KEY if used else secrets.token_urlsafe(64)) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
     try:
         os.link(tmp, path)  # atomic and exclusive: two processes starting at once agree
     except FileExistsError:
         pass
     finally:
         tmp.unlink(missing_ok=True)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
     return path.read_text().strip()
 
 
-# Outside DEBUG the hard-coded development key is never used: SHOUHOU_SECRET_KEY, else the
-# key file under the data dir.
+# Outside DEBUG: SHOUHOU_SECRET_KEY, else the key file under the data dir.
 SECRET_KEY = os.environ.get("SHOUHOU_SECRET_KEY") or (
-    "dev-insecure-shouhou-key-change-me"
-    if DEBUG
-    else _secret_key_from_file(DATA_DIR / "secret-key")
+    DEV_SECRET_KEY if DEBUG else _secret_key_from_file(DATA_DIR / "secret-key")
 )
+if SECRET_KEY == DEV_SECRET_KEY and not DEBUG:
+    import sys
+
+    sys.stderr.write(
+        "\n!!! 警告 WARNING: shouhou 正在使用公开的开发密钥运行 / runs on the public development "
+        f"secret key ({DATA_DIR / 'secret-key'} or SHOUHOU_SECRET_KEY).\n"
+        "    这是升级前未设置 SHOUHOU_SECRET_KEY 的安装：数据仍可读取，但请尽快更换 / this "
+        "install never set SHOUHOU_SECRET_KEY; its data stays readable, but move off it:\n"
+        "    1. shouhou keys rotate   (字段加密改用密钥文件中的随机密钥 / field encryption moves "
+        "to a random key in field-keys.json)\n"
+        "    2. 把随机值写入 secret-key 文件或设置 SHOUHOU_SECRET_KEY，然后重启 / write a random "
+        "value (python -c 'import secrets; print(secrets.token_urlsafe(64))') into that file "
+        "or SHOUHOU_SECRET_KEY and restart: staff log in again, buyer links are re-sent.\n\n"
+    )
 ALLOWED_HOSTS = [h for h in os.environ.get("SHOUHOU_ALLOWED_HOSTS", "*").split(",") if h]
 
 

@@ -153,7 +153,7 @@ def decrypt(stored: str) -> str:
     if kid not in keys:
         raise FieldKeyError(
             f"缺少字段密钥 {kid!r}，请恢复密钥文件 / field key {kid!r} is not in the key ring "
-            f"({key_file_path()}); restore the key file that holds it"
+            f"({key_file_path()}); restore the key file that holds it" + _secret_key_hint()
         )
     try:
         raw = base64.urlsafe_b64decode(blob)
@@ -162,7 +162,22 @@ def decrypt(stored: str) -> str:
         raise FieldKeyError(
             f"字段密钥 {kid!r} 无法解密（密钥错误或数据损坏）/ field key {kid!r} does not "
             "decrypt this value: a wrong key under that id, or a damaged value"
+            + (_secret_key_hint() if kid == "s1" else "")
         ) from exc
+
+
+def _secret_key_hint() -> str:
+    """While there is no key file the only key is "s1", derived from SECRET_KEY: a value
+    that does not decrypt then most likely means SECRET_KEY changed."""
+    if key_file_path().exists():
+        return ""
+    return (
+        f". 密钥文件 {key_file_path()} 不存在，唯一的密钥 s1 由 SECRET_KEY 派生：SECRET_KEY "
+        "是否变了？/ there is no key file, and the only key, s1, is derived from SECRET_KEY: "
+        "was SECRET_KEY changed (SHOUHOU_SECRET_KEY, or the secret-key file in "
+        "SHOUHOU_DATA_DIR)? Restore the one the data was written under — an install that "
+        "never set SHOUHOU_SECRET_KEY ran on the development key — or restore the key file"
+    )
 
 
 def blind_index(value: str) -> str:
