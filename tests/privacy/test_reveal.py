@@ -140,3 +140,42 @@ def test_order_receiver_reveal_on_the_customer_page(shop, case, customer):
     assert entry.target == f"order:{order_id}" and entry.data == {"fields": ["phone"]}
     # The customer page is the admin's: agents may not open it.
     assert client_for(shop, "agent").get(f"/wb/customers/{customer.id}/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "back,shown",
+    [
+        ("/wb/cases/7/?tab=info", True),
+        ("//evil.example/phish", False),
+        ("/\\evil.example/phish", False),
+        ("https://evil.example/", False),
+        ("javascript:alert(1)", False),
+        ("", False),
+    ],
+)
+def test_reveal_page_links_back_only_to_this_site(shop, customer, back, shown):
+    agent = client_for(shop, "agent")
+    resp = agent.post(f"/wb/customers/{customer.id}/reveal/phone/", {"next": back})
+    assert resp.status_code == 200 and PHONE in resp.content.decode()
+    html = resp.content.decode()
+    assert ("← " in html) is shown
+    assert "evil.example" not in html and "javascript:" not in html
+    if shown:
+        assert 'href="/wb/cases/7/?tab=info"' in html
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_revealed_values_and_the_export_are_never_cached(shop, case, customer, htmx):
+    admin = client_for(shop, "admin")
+    headers = {"HX-Request": "true"} if htmx else {}
+    responses = [
+        admin.post(f"/wb/customers/{customer.id}/reveal/phone/", headers=headers),
+        admin.post(
+            f"/wb/customers/{customer.id}/orders/{case.order_id}/reveal/address/", headers=headers
+        ),
+        admin.post(f"/wb/customers/{customer.id}/export/"),
+    ]
+    for resp in responses:
+        assert resp.status_code == 200
+        cache = {p.strip() for p in resp["Cache-Control"].split(",")}
+        assert {"no-store", "private"} <= cache, resp["Cache-Control"]

@@ -12,6 +12,8 @@ from django.contrib import messages
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from shouhou.core.crypto import mask_name
@@ -56,11 +58,25 @@ def customer_page(request: HttpRequest, customer_id: int) -> HttpResponse:
     return render(request, "workbench/customers/page.html", context)
 
 
+def _back(request: HttpRequest) -> str:
+    """The page to go back to: a path on this site only (never `//evil.com`, a scheme or
+    another host — the link would be an open redirect)."""
+    back = request.POST.get("next", "")
+    ok = back.startswith("/") and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return back if ok else ""
+
+
 def _revealed(request: HttpRequest, value: str, testid: str) -> HttpResponse:
-    context = {"value": value, "testid": testid, "back": request.POST.get("next", "")}
+    context = {"value": value, "testid": testid, "back": _back(request)}
     if request.headers.get("HX-Request"):
-        return render(request, "workbench/customers/_revealed.html", context)
-    return render(request, "workbench/customers/revealed.html", context)
+        response = render(request, "workbench/customers/_revealed.html", context)
+    else:
+        response = render(request, "workbench/customers/revealed.html", context)
+    # A full phone or address: kept by no cache, shared or the browser's (back button).
+    add_never_cache_headers(response)
+    return response
 
 
 @require_POST
@@ -104,7 +120,7 @@ def export(request: HttpRequest, customer_id: int) -> HttpResponse:
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     name = f"customer-{request.shop.code}-{customer.id}.json"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
-    response["Cache-Control"] = "no-store"
+    add_never_cache_headers(response)
     return response
 
 
