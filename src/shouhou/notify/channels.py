@@ -24,9 +24,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import smtplib
+import socket
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -157,10 +160,107 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirects)
+class _Deadline:
+    """One send's whole time budget (connect, TLS, request, status line, headers, body).
+
+    urllib's timeout applies to each socket operation, so a receiver dripping a byte every
+    few seconds would hold the delivery — and the huey worker — indefinitely, and after the
+    row's lease another deliverer would send it again. A watchdog timer shuts the socket
+    down at the deadline: whatever the send is blocked in then fails at once.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+        self.expired = False
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, seconds), self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+    def watch(self, sock: socket.socket) -> None:
+        # A duplicate descriptor of the same socket: TLS wrapping detaches the original
+        # object, and shutdown(2) acts on the socket whichever descriptor names it.
+        with self._lock:
+            dup = sock.dup()
+            self._socks.append(dup)
+            if self.expired:
+                self._shut(dup)
+
+    @staticmethod
+    def _shut(sock: socket.socket) -> None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._socks:
+                self._shut(sock)
+
+    def close(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            for sock in self._socks:
+                sock.close()
+            self._socks.clear()
+
+
+def _deadline_connection(base: type[http.client.HTTPConnection], deadline: _Deadline):
+    def make(host, **kwargs):
+        conn = base(host, **kwargs)
+        create = conn._create_connection
+
+        def create_connection(address, timeout, *args, **kw):
+            sock = create(address, max(0.001, min(timeout, deadline.remaining())), *args, **kw)
+            deadline.watch(sock)
+            return sock
+
+        conn._create_connection = create_connection
+        return conn
+
+    return make
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_deadline_connection(http.client.HTTPConnection, req.deadline), req)
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        extra = {"context": self._context}
+        if getattr(self, "_check_hostname", None) is not None:  # Python < 3.12
+            extra["check_hostname"] = self._check_hostname
+        return self.do_open(
+            _deadline_connection(http.client.HTTPSConnection, req.deadline), req, **extra
+        )
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects, _DeadlineHTTPHandler, _DeadlineHTTPSHandler)
+MAX_ANSWER = 64 * 1024  # what is kept of a receiver's answer
+
+
+def _read(resp, limit: int, deadline: _Deadline) -> bytes:
+    reader = getattr(resp, "read1", None) or resp.read  # read1: what has arrived, no waiting
+    chunks, size = [], 0
+    while size < limit and deadline.remaining() > 0:
+        chunk = reader(min(8192, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    """POST and return (status, the first MAX_ANSWER bytes of the answer), all within
+    SHOUHOU_OUTBOX_TIMEOUT seconds in total, or DeliveryError."""
     parts = urllib.parse.urlsplit(url)
     try:
         refused = netguard.resolved_refusal(parts.hostname or "", parts.port)
@@ -171,15 +271,25 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
             f"拒绝发往内网地址 refusing a non-public address ({refused}); "
             "SHOUHOU_WEBHOOK_ALLOW_PRIVATE=1 allows it"
         )
+    timeout = float(settings.SHOUHOU_OUTBOX_TIMEOUT)
     request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    deadline = request.deadline = _Deadline(timeout)
     try:
-        with _OPENER.open(request, timeout=settings.SHOUHOU_OUTBOX_TIMEOUT) as resp:
-            return resp.status, resp.read(64 * 1024)
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(2048) if exc.fp else b""
-    except (urllib.error.URLError, OSError) as exc:
+        try:
+            with _OPENER.open(request, timeout=timeout) as resp:
+                answer = resp.status, _read(resp, MAX_ANSWER, deadline)
+        except urllib.error.HTTPError as exc:
+            answer = exc.code, _read(exc, 2048, deadline) if exc.fp else b""
+        if deadline.expired or deadline.remaining() <= 0:
+            raise DeliveryError(f"超时 no complete answer within {timeout:g} s")
+        return answer
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        if deadline.expired:
+            raise DeliveryError(f"超时 no complete answer within {timeout:g} s") from exc
         reason = getattr(exc, "reason", exc)
         raise DeliveryError(f"连接失败 connection failed: {reason}") from exc
+    finally:
+        deadline.close()
 
 
 def send_webhook(url: str, secret: str, env: Envelope) -> None:
