@@ -23,6 +23,7 @@ from shouhou.assistant import casework
 from shouhou.core import clock
 from shouhou.core.errors import ShouhouError
 from shouhou.core.models import RefundGateway, Shop, StaffMember
+from shouhou.customers.models import Customer
 from shouhou.notify import events as notify_events
 from shouhou.orders.models import (
     Channel,
@@ -113,6 +114,17 @@ def open_case(
             "validation_error", detail="至少选择一个订单行 / choose at least one line"
         )
     with transaction.atomic():
+        # The buyer's row first, as erasure (customers.privacy) takes it: an erasure and an
+        # open never both go through, and nothing is opened for an erased person.
+        # (NO KEY UPDATE: rows that merely reference the customer are not held up.)
+        erased = (
+            Customer.objects.select_for_update(no_key=True)
+            .filter(pk=order.customer_id)
+            .values_list("erased_at", flat=True)
+            .first()
+        )
+        if erased is not None:
+            raise ShouhouError("customer_erased")
         by_id = {
             ol.id: ol
             for ol in OrderLine.objects.select_for_update().filter(

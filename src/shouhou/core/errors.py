@@ -268,6 +268,12 @@ CATALOG: dict[str, tuple[int, str, str]] = {
         "通知端点「{name}」已停用，请先启用再{doing_zh}。",
         "The endpoint '{name}' is switched off; switch it on before {doing_en}.",
     ),
+    "customer_erased": (
+        409,
+        "该客户的个人信息已按其要求删除，不能再为其新建售后单。",
+        "This customer's personal data was erased at their request; no new case can be "
+        "opened for them.",
+    ),
 }
 
 
