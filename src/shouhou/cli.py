@@ -18,7 +18,11 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("demo", "demo", "载入演示店铺 · load the demo shop (--reset to rebuild)"),
     ("import-orders", "import_orders", "从 CSV 导入订单 · import orders from a CSV file"),
     ("assistant", "assistant", "智能客服模型 · assistant models: classify, eval, train"),
-    ("keys", "keys", "字段加密密钥：状态/轮换/停用 · field-encryption keys: status, rotate, retire"),
+    (
+        "keys",
+        "keys",
+        "字段加密密钥：状态/轮换/停用 · field-encryption keys: status, rotate, retire",
+    ),
     ("customer", "customer", "客户数据导出/删除 · export or erase one customer's personal data"),
     ("migrate", "migrate", "建表/升级数据库 · create or upgrade the database"),
     ("createsuperuser", "createsuperuser", "创建超级管理员 · create a Django superuser"),
