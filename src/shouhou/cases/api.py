@@ -28,6 +28,7 @@ from shouhou.core.auth import (
 )
 from shouhou.core.errors import ShouhouError
 from shouhou.core.ratelimit import client_ip
+from shouhou.openapi_links import from_case, from_evidence, on
 from shouhou.orders.models import Channel
 
 from . import evidence as evidence_service
@@ -67,6 +68,9 @@ EVIDENCE_TYPES = (
     "video/mp4",
 )
 
+# Where a case detail's id and version go next (OpenAPI links; see openapi_links.py).
+CASE_LINKS = from_case(list(ACTION_BODIES))
+
 SERVICES: dict[str, Callable[..., Any]] = {
     **{action.value: fn for action, fn in services.ACTION_SERVICES.items()},
     "assign": services.assign,
@@ -104,6 +108,7 @@ def _default_channel(actor: Actor) -> str:
     description="Header `Idempotency-Key`: the same key with the same body returns the first "
     "response again (header `Idempotent-Replayed: true`); with another body, 422 "
     "`idempotency_key_reused`; while the first is still running, 409 `duplicate_request`.",
+    openapi_extra=on(201, CASE_LINKS),
 )
 def open_case(
     request: HttpRequest,
@@ -184,6 +189,7 @@ def list_cases(request: HttpRequest, filters: Query[CaseQueryIn]):
     response={200: CaseDetailOut, **error_responses(*READ_ERRORS)},
     operation_id="get_case",
     summary="售后单详情 Case detail",
+    openapi_extra=on(200, CASE_LINKS),
 )
 def get_case(request: HttpRequest, case_id: int = CaseId):
     return detail_json(request, current_actor(request), case_id)
@@ -210,6 +216,7 @@ def _register_action(action: str, body: type[ActionIn]) -> None:
         summary=f"{label} {action}",
         description="Send the case `version` from the detail to guard against acting on a "
         "stale view (409 `case_conflict`).",
+        openapi_extra=on(200, CASE_LINKS),
     )(act)
 
 
@@ -260,7 +267,8 @@ def _evidence_out(case_id: int, ev: Evidence) -> dict[str, Any]:
             "content": {
                 "multipart/form-data": {"schema": {"properties": {"file": {"minLength": 1}}}}
             }
-        }
+        },
+        **on(201, from_evidence()),
     },
 )
 def add_evidence(

@@ -23,6 +23,7 @@ from shouhou.cases.schemas import (
 from shouhou.core.auth import API_AUTH, buyer_order_id, current_actor, current_shop, require_roles
 from shouhou.core.errors import ShouhouError
 from shouhou.customers.models import Tier
+from shouhou.openapi_links import from_order, merge, on
 
 from . import services
 from .models import Order, OrderStatus
@@ -176,6 +177,7 @@ def order_json(order: Order) -> dict[str, Any]:
     summary="推送订单 Create or update an order",
     description="Idempotent on `external_id` (the shop's order number): 201 when created, "
     "200 when updated. Lines are matched by their `external_id`.",
+    openapi_extra=merge(on(200, from_order()), on(201, from_order())),
 )
 def upsert_order(request: HttpRequest, payload: OrderIn):
     actor = current_actor(request)
