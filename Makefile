@@ -100,10 +100,13 @@ fuzz: $(STAMP)
 		|| { cat "$$data/demo.log"; exit 1; }; \
 	key=$$(grep -A1 '^API key for' "$$data/demo-credentials.txt" | tail -n 1 | tr -d ' '); \
 	case "$$key" in sh_*) ;; *) echo "no API key in $$data/demo-credentials.txt"; exit 1;; esac; \
+	cfg="$$data/schemathesis.toml"; export SHOUHOU_FUZZ_IDS="$$data/ids.json"; \
+	sed 's/^hooks = .*/hooks = "tests.api.fuzz_demo_hooks"/' tests/api/schemathesis.toml >"$$cfg"; \
+	$(BIN)/python tests/api/fuzz_demo_ids.py "$$key" "$$SHOUHOU_FUZZ_IDS" >>"$$cfg" || exit 1; \
 	port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
 	$(BIN)/shouhou serve --host 127.0.0.1 --port $$port >"$$data/serve.log" 2>&1 & pid=$$!; \
 	echo "== fuzz: schemathesis against http://127.0.0.1:$$port/api/v1/openapi.json =="; \
-	rc=0; PYTHONPATH="$(CURDIR)" $(BIN)/schemathesis --config-file tests/api/schemathesis.toml run \
+	rc=0; PYTHONPATH="$(CURDIR)" $(BIN)/schemathesis --config-file "$$cfg" run \
 		"http://127.0.0.1:$$port/api/v1/openapi.json" --wait-for-schema 60 \
 		-H "Authorization: Bearer $$key" --max-examples $(FUZZ_EXAMPLES) --seed $(FUZZ_SEED) \
 		--phases examples,coverage,fuzzing,stateful --workers 2 $(FUZZ_ARGS) || rc=$$?; \
