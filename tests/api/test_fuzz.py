@@ -12,8 +12,8 @@ response schemas and headers, negative data refused, auth not ignored, …), plu
 `schema_valid_requests_parse` (fuzz_checks.py). One is configured, with its reason in
 schemathesis.toml: `positive_data_acceptance` also allows 422, the API's answer to a
 well-formed request refused on business grounds. A short stateful run follows the links
-schemathesis infers (open a case → act on it → read it). A failure prints the curl that
-reproduces it (credentials unmasked: they are a test shop's). Under CI the examples are
+the spec declares (src/shouhou/openapi_links.py: open a case → act on it → read it) and
+those schemathesis infers. A failure prints the curl that reproduces it (credentials unmasked: they are a test shop's). Under CI the examples are
 derandomized, so a run is reproducible. `make fuzz` is the longer run against a served
 instance.
 """
@@ -161,7 +161,7 @@ def test_staff_session(case, world):
     case.call_and_validate(headers=world.staff_headers)
 
 
-# --- stateful: chains of calls along the links schemathesis infers (open → act → detail) ---
+# --- stateful: chains along the declared OpenAPI links (open → act → detail) and inferred ones
 STATEFUL_STEPS = int(os.environ.get("SHOUHOU_FUZZ_STEPS", "8"))
 STATEFUL_RUNS = int(os.environ.get("SHOUHOU_FUZZ_SCENARIOS", "12"))
 
