@@ -13,8 +13,9 @@ response schemas and headers, negative data refused, auth not ignored, …), plu
 schemathesis.toml: `positive_data_acceptance` also allows 422, the API's answer to a
 well-formed request refused on business grounds. A short stateful run follows the links
 the spec declares (src/shouhou/openapi_links.py: open a case → act on it → read it) and
-those schemathesis infers. A failure prints the curl that reproduces it (credentials unmasked: they are a test shop's). Under CI the examples are
-derandomized, so a run is reproducible. `make fuzz` is the longer run against a served
+those schemathesis infers. A failure prints the curl that reproduces it (credentials
+unmasked: they are a test shop's). Under CI the examples are derandomized, so a run is
+reproducible. `make fuzz` is the longer run against a served
 instance.
 """
 
