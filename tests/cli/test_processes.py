@@ -10,132 +10,34 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 import httpx
 import pytest
-from django.conf import settings
 
-BIN = Path(sys.executable).parent
-SHOUHOU = (
-    [str(BIN / "shouhou")] if (BIN / "shouhou").exists() else [sys.executable, "-m", "shouhou.cli"]
-)
+from tests.processes import SHOUHOU, ShouhouSite, scratch_site, stop
+
 START_TIMEOUT = 60
 
 
-class Site:
-    def __init__(self, env: dict[str, str], data_dir: Path, pg_url: str | None) -> None:
-        self.env, self.data_dir, self.pg_url = env, data_dir, pg_url
-
+class Site(ShouhouSite):
     def run(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-        done = subprocess.run(
-            [*SHOUHOU, *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-        assert done.returncode == 0, f"shouhou {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-        return done
-
-    def start(self, *args: str, log: str) -> subprocess.Popen:
-        handle = (self.data_dir / log).open("w")
-        return subprocess.Popen(
-            [*SHOUHOU, *args],
-            env=self.env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-
-    def log(self, name: str) -> str:
-        return (self.data_dir / name).read_text(errors="replace")
-
-    def query(self, sql: str) -> list[tuple]:
-        if self.pg_url:
-            import psycopg
-
-            with psycopg.connect(self.pg_url) as conn:
-                return conn.execute(sql).fetchall()
-        conn = sqlite3.connect(self.data_dir / "shouhou.sqlite3", timeout=30)
-        try:
-            return conn.execute(sql).fetchall()
-        finally:
-            conn.close()
-
-
-def _scratch_pg_database() -> tuple[str, str]:
-    """A fresh PostgreSQL database next to this run's test database (name, URL)."""
-    import psycopg
-
-    db = settings.DATABASES["default"]
-    name = f"{db['TEST'].get('NAME') or 'test_' + db['NAME']}_proc"
-    url = urlparse(os.environ["SHOUHOU_DATABASE_URL"])
-    admin_url = urlunparse(url._replace(path=f"/{db['NAME']}"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name, urlunparse(url._replace(path=f"/{name}"))
-
-
-def _drop_pg_database(name: str) -> None:
-    import psycopg
-
-    db = settings.DATABASES["default"]
-    url = urlparse(os.environ["SHOUHOU_DATABASE_URL"])
-    with psycopg.connect(urlunparse(url._replace(path=f"/{db['NAME']}")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return self.call(*args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Iterator[Site]:
-    data_dir = tmp_path_factory.mktemp("site")
-    env = dict(os.environ)
-    env.update(
-        SHOUHOU_DATA_DIR=str(data_dir),
-        SHOUHOU_HUEY_IMMEDIATE="0",
-        SHOUHOU_FAST_PASSWORDS="1",
-        DJANGO_SETTINGS_MODULE="shouhou.settings",
-    )
-    env.pop("SHOUHOU_TEST_DB_NAME", None)
-    env.pop("SHOUHOU_REDIS_URL", None)  # the worker test uses huey's SQLite queue
-    pg_name = pg_url = None
-    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        pg_name, pg_url = _scratch_pg_database()
-        env["SHOUHOU_DATABASE_URL"] = pg_url
-    else:
-        env.pop("SHOUHOU_DATABASE_URL", None)
-    site = Site(env, data_dir, pg_url)
-    try:
-        site.run("migrate", "--noinput", "-v", "0")
+    with scratch_site(tmp_path_factory.mktemp("site"), "proc", Site) as site:
         site.run("demo", "--orders", "80")
         yield site
-    finally:
-        if pg_name:
-            _drop_pg_database(pg_name)
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 def test_serve_runs_gunicorn_and_answers_the_openapi_schema(site):
@@ -162,7 +64,7 @@ def test_serve_runs_gunicorn_and_answers_the_openapi_schema(site):
         assert css.status_code == 200 and len(css.content) > 1000
         assert httpx.get(f"{base}/api/v1/docs", timeout=5).status_code == 200
     finally:
-        _stop(proc)
+        stop(proc)
     log = site.log("serve.log")
     assert "gunicorn" in log.lower()
 
@@ -207,7 +109,7 @@ def test_worker_applies_a_due_deadline(site):
                 break
             time.sleep(0.3)
     finally:
-        _stop(proc)
+        stop(proc)
     assert row is not None and row[0] != "awaiting_merchant", site.log("worker.log")
     assert bool(row[1]), "agreed by the timeout, as the system"
     events = site.query(
